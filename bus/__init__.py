@@ -1,0 +1,1 @@
+"""Events across processes: the broadcaster transport and the per-process hub."""

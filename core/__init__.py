@@ -1,0 +1,1 @@
+"""Cross-cutting building blocks: settings, database, clock, security primitives, domain errors."""

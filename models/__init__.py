@@ -1,0 +1,18 @@
+"""SQLModel tables: the data, with no GraphQL, HTTP or bus in sight."""
+
+from models.account import Account
+from models.enums import DeviceType, EndReason, EventType, SessionStatus
+from models.event import SessionEvent
+from models.login_session import LoginSession
+from models.user import User
+
+__all__ = [
+    "Account",
+    "DeviceType",
+    "EndReason",
+    "EventType",
+    "LoginSession",
+    "SessionEvent",
+    "SessionStatus",
+    "User",
+]

@@ -1,0 +1,15 @@
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from core.clock import utc_now
+from models.columns import UTCDateTime, new_id
+
+
+class Account(SQLModel, table=True):
+    """A tenant. `event_seq` numbers its session events without gaps."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    name: str = Field(unique=True, max_length=200)
+    event_seq: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

@@ -1,0 +1,36 @@
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlmodel import Field, SQLModel
+
+from core.clock import utc_now
+from models.columns import UTCDateTime, new_id
+from models.enums import DeviceType, EndReason, SessionStatus
+
+
+class LoginSession(SQLModel, table=True):
+    """One device's login. Only the SHA-256 of its bearer token is kept."""
+
+    __tablename__ = "login_session"
+    __table_args__ = (
+        Index("ix_login_session_account_open", "account_id", "ended_at", "created_at"),
+        Index("ix_login_session_user_open", "user_id", "ended_at", "created_at"),
+        Index("ix_login_session_open_expiry", "ended_at", "expires_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    token_hash: str = Field(unique=True, max_length=64)
+    user_id: str = Field(foreign_key="user.id", max_length=36)
+    account_id: str = Field(foreign_key="account.id", max_length=36)
+    device_type: DeviceType = Field(sa_type=String(16))
+    device_label: str = Field(max_length=200)
+    browser: str | None = Field(default=None, max_length=100)
+    os: str | None = Field(default=None, max_length=100)
+    user_agent: str = Field(max_length=1000)
+    ip_address: str = Field(max_length=64)
+    status: SessionStatus = Field(default=SessionStatus.ACTIVE, sa_type=String(16))
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    end_reason: EndReason | None = Field(default=None, sa_type=String(32))

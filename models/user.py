@@ -1,0 +1,15 @@
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from core.clock import utc_now
+from models.columns import UTCDateTime, new_id
+
+
+class User(SQLModel, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    account_id: str = Field(foreign_key="account.id", index=True, max_length=36)
+    email: str = Field(unique=True, max_length=320)
+    password_hash: str = Field(max_length=200)
+    is_admin: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

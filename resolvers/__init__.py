@@ -1,0 +1,1 @@
+"""Thin resolvers: read the context, call a service, convert records to schema types."""

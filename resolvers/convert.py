@@ -1,0 +1,52 @@
+"""Service records to GraphQL types."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import strawberry
+
+from schema.enums import DeviceType, EndReason, SessionEventType, SessionStatus
+from schema.types import Device, Session, SessionEvent, User
+from services.records import EventRecord, SessionRecord, UserRecord
+
+
+def to_user(record: UserRecord) -> User:
+    return User(id=strawberry.ID(record.id), email=record.email, is_admin=record.is_admin)
+
+
+def to_session(
+    record: SessionRecord, *, viewer_session_id: str | None, now: datetime, idle_window: timedelta | None
+) -> Session:
+    """`idle_window` given: status as of now; None: the status recorded (for event snapshots)."""
+    status = record.status_at(now, idle_window) if idle_window is not None else record.status
+    until = record.ended_at or now
+    return Session(
+        id=strawberry.ID(record.id),
+        user=to_user(record.user),
+        device=Device(
+            type=DeviceType(record.device_type.value),
+            label=record.device_label,
+            browser=record.browser,
+            os=record.os,
+            user_agent=record.user_agent,
+        ),
+        ip_address=record.ip_address,
+        status=SessionStatus(status.value),
+        created_at=record.created_at,
+        last_seen_at=record.last_seen_at,
+        expires_at=record.expires_at,
+        ended_at=record.ended_at,
+        end_reason=EndReason(record.end_reason.value) if record.end_reason else None,
+        duration_seconds=max(0, int((until - record.created_at).total_seconds())),
+        is_current=record.id == viewer_session_id,
+    )
+
+
+def to_event(record: EventRecord, *, viewer_session_id: str, now: datetime) -> SessionEvent:
+    return SessionEvent(
+        id=strawberry.ID(str(record.id)),
+        type=SessionEventType(record.type.value),
+        session=to_session(record.session, viewer_session_id=viewer_session_id, now=now, idle_window=None),
+        occurred_at=record.occurred_at,
+    )

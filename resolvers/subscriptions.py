@@ -1,0 +1,29 @@
+"""Subscription resolvers: authorise, then relay the service's event stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from core.clock import utc_now
+from resolvers.convert import to_event
+from schema.close_codes import SESSION_ENDED, SUBSCRIBER_TOO_SLOW
+from schema.context import Context
+from schema.types import SessionEvent
+
+
+
+async def session_events(
+    info: strawberry.Info[Context, None], all_users: bool | None = False, after: strawberry.ID | None = None
+) -> AsyncGenerator[SessionEvent, None]:
+    context = info.context
+    caller = await context.viewer()
+    socket = context.socket
+    on_overflow = (lambda: socket.close_soon(*SUBSCRIBER_TOO_SLOW)) if socket is not None else None
+    stream = context.services.events.events(caller, all_users=bool(all_users), after=after, on_overflow=on_overflow)
+    async for event in stream:
+        yield to_event(event, viewer_session_id=caller.session_id, now=utc_now())
+    # The stream ends only when the caller's own session has ended: close the socket as revoked.
+    if socket is not None:
+        await socket.close(*SESSION_ENDED)

@@ -1,0 +1,1 @@
+"""Strawberry types, enums, context and errors. The schema itself is built in `schema.build`."""

@@ -1,0 +1,78 @@
+"""The per-request (HTTP) or per-connection (websocket) context handed to every resolver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from strawberry.fastapi import BaseContext
+
+from core.settings import Settings
+from services.access import AccessService
+from services.event_stream import EventStream
+from services.sessions import SessionService
+from services.viewer import Viewer
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    access: AccessService
+    sessions: SessionService
+    events: EventStream
+    settings: Settings
+
+
+class LiveSocket(Protocol):
+    """The websocket behind a subscription, as far as resolvers need it."""
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+    def close_soon(self, code: int, reason: str) -> None: ...
+
+
+class Context(BaseContext):
+    def __init__(
+        self,
+        *,
+        services: Services,
+        client_ip: str,
+        user_agent: str | None,
+        authorization: str | None,
+        is_websocket: bool,
+    ) -> None:
+        super().__init__()
+        self.services = services
+        self.client_ip = client_ip
+        self.user_agent = user_agent
+        self._authorization = authorization
+        self.is_websocket = is_websocket
+        self.connection_params: Any | None = None
+        self.socket: LiveSocket | None = None
+        self._viewer: Viewer | None = None
+
+    @property
+    def token(self) -> str | None:
+        header = self._authorization
+        if self.is_websocket and isinstance(self.connection_params, dict):
+            value = self.connection_params.get("Authorization", self.connection_params.get("authorization"))
+            header = value if isinstance(value, str) else None
+        return bearer_token(header)
+
+    async def viewer(self) -> Viewer:
+        """The caller, checked against the database: once per HTTP request, on every websocket operation."""
+        if self._viewer is not None and not self.is_websocket:
+            return self._viewer
+        self._viewer = await self.services.access.authenticate(self.token)
+        return self._viewer
+
+    @property
+    def last_viewer(self) -> Viewer | None:
+        """The viewer from the latest check, without a new database round trip."""
+        return self._viewer
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None

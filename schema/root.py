@@ -1,0 +1,51 @@
+"""The root types, wiring each field of the contract to its resolver."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import mutations, queries, subscriptions
+from schema.types import LoginPayload, LogoutOtherSessionsPayload, LogoutSessionPayload, SessionConnection, SessionEvent, User
+
+
+@strawberry.type
+class Query:
+    viewer: User = strawberry.field(resolver=queries.viewer, description="The authenticated user.")
+    active_sessions: SessionConnection = strawberry.field(
+        resolver=queries.active_sessions,
+        description=(
+            "Sessions that still grant access (ACTIVE or IDLE), newest first.\n"
+            "Default scope: the caller's own sessions. userId: another user of the caller's\n"
+            "account (administrators only). allUsers: every user of the caller's account\n"
+            "(administrators only)."
+        ),
+    )
+
+
+@strawberry.type
+class Mutation:
+    login: LoginPayload = strawberry.mutation(resolver=mutations.login, description="Starts a session for this device.")
+    logout: LogoutSessionPayload = strawberry.mutation(resolver=mutations.logout, description="Ends the calling session.")
+    logout_session: LogoutSessionPayload = strawberry.mutation(
+        resolver=mutations.logout_session,
+        description=(
+            "Ends one session at once: it grants no further access, and its open\n"
+            "subscriptions are closed. Own sessions for anyone; sessions of any user of the\n"
+            "account for administrators. Ending an already ended session changes nothing."
+        ),
+    )
+    logout_other_sessions: LogoutOtherSessionsPayload = strawberry.mutation(
+        resolver=mutations.logout_other_sessions, description="Ends every session of the caller except the calling one."
+    )
+
+
+@strawberry.type
+class Subscription:
+    session_events: SessionEvent = strawberry.subscription(
+        resolver=subscriptions.session_events,
+        description=(
+            "Session changes the caller may see, live: own sessions; with allUsers, every\n"
+            "user of the account (administrators only). With after, first replays every\n"
+            "event after that id, then goes live, with no gap and no duplicate."
+        ),
+    )

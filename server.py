@@ -1,0 +1,151 @@
+"""Composition root and command line: settings -> database -> bus hub -> services -> FastAPI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from bus.hub import EventHub
+from bus.transport import Transport
+from core.database import Database, create_engine, migrate_to_latest
+from core.errors import ServiceError
+from core.settings import Settings
+from schema.build import build_schema
+from schema.close_codes import SERVER_RESTARTING
+from schema.context import Services
+from services.access import AccessService
+from services.accounts import create_user
+from services.event_log import EventLog
+from services.event_stream import EventStream
+from services.sessions import SessionService
+from services.sweeper import Sweeper
+from web.connections import ConnectionRegistry
+from web.graphql_router import SessionsGraphQLRouter, build_context
+from web.health import router as health_router
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+log = logging.getLogger("active_sessions")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        await migrate_to_latest(settings.database_url)
+        database = Database(create_engine(settings.database_url))
+        event_log = EventLog(database)
+        hub = EventHub(
+            Transport(settings.broadcast_url),
+            event_log,
+            channel_prefix=settings.channel_prefix,
+            reconcile_interval=settings.reconcile_interval_seconds,
+        )
+        await hub.start()
+        services = Services(
+            access=AccessService(database, hub, settings),
+            sessions=SessionService(database, hub, settings),
+            events=EventStream(hub, event_log, max_pending=settings.subscriber_queue_size),
+            settings=settings,
+        )
+        registry = ConnectionRegistry(hub)
+        sweeper = asyncio.create_task(Sweeper(database, hub, settings).run_forever(), name="session-sweeper")
+        try:
+            yield {"services": services, "registry": registry, "database": database, "hub": hub}
+        finally:
+            await registry.close_all(*SERVER_RESTARTING)
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await hub.stop()
+            await database.dispose()
+
+    app = FastAPI(title="Active Sessions", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.include_router(
+        SessionsGraphQLRouter(
+            build_schema(),
+            context_getter=build_context,
+            graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            allow_queries_via_get=False,
+        ),
+        prefix="/graphql",
+    )
+    app.include_router(health_router)
+    if STATIC_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="console")
+    return app
+
+
+cli = typer.Typer(help="Active Sessions: a GraphQL service that owns login sessions and shows them live.")
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the service (the default command)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(
+        create_app(),
+        host=host,
+        port=port,
+        proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the service itself
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        ws_ping_interval=20,
+        log_level="info",
+    )
+
+
+@cli.command("create-user")
+def create_user_command(
+    email: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="At least 8 characters.")],
+    admin: Annotated[bool, typer.Option("--admin", help="Administrator of the account.")] = False,
+    account: Annotated[str, typer.Option(help="Account (tenant) name; created when missing.")] = "default",
+) -> None:
+    """Create a user."""
+    settings = Settings()
+
+    async def run() -> None:
+        await migrate_to_latest(settings.database_url)
+        database = Database(create_engine(settings.database_url))
+        try:
+            user = await create_user(database, email=email, password=password, is_admin=admin, account_name=account)
+        finally:
+            await database.dispose()
+        typer.echo(f"Created {'administrator' if user.is_admin else 'user'} {user.email} (id {user.id}) in account {account!r}.")
+
+    try:
+        asyncio.run(run())
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
+
+
+@cli.command()
+def demo() -> None:
+    """Create a demo account with an administrator, a member, and sessions from several devices."""
+    from services.demo import seed_demo
+
+    settings = Settings()
+    for line in asyncio.run(seed_demo(settings)):
+        typer.echo(line)
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 1 or sys.argv[1].startswith("--"):
+        sys.argv.insert(1, "serve")
+    cli()

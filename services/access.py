@@ -1,0 +1,133 @@
+"""Logging in and recognising a bearer token, checked against the database on every use."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import utc_now
+from core.database import Database
+from core.errors import Unauthenticated
+from core.passwords import verify_password
+from core.settings import Settings
+from core.tokens import hash_token, new_token
+from models import EndReason, EventType, LoginSession, SessionStatus, User
+from services.device import describe_device
+from services.event_log import EventPublisher, append_event
+from services.records import EventRecord, SessionRecord, session_record, user_record
+from services.session_store import end_where
+from services.viewer import Viewer
+
+log = logging.getLogger(__name__)
+
+INVALID_CREDENTIALS = "Invalid email or password."
+INVALID_TOKEN = "Missing, invalid or ended session token."
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    token: str
+    session: SessionRecord
+
+
+class AccessService:
+    def __init__(self, database: Database, publisher: EventPublisher, settings: Settings) -> None:
+        self._database = database
+        self._publisher = publisher
+        self._settings = settings
+
+    async def login(
+        self, *, email: str, password: str, device_name: str | None, user_agent: str | None, ip_address: str
+    ) -> LoginResult:
+        async with self._database.session() as db:
+            user = (await db.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()  # type: ignore[arg-type]
+        # Always verify (against a dummy hash for unknown emails): same answer, similar time.
+        if not verify_password(user.password_hash if user else None, password) or user is None:
+            raise Unauthenticated(INVALID_CREDENTIALS)
+        token = new_token()
+        device = describe_device(user_agent, device_name)
+        now = utc_now()
+        async with self._database.session() as db, db.begin():
+            row = LoginSession(
+                token_hash=hash_token(token),
+                user_id=user.id,
+                account_id=user.account_id,
+                device_type=device.type,
+                device_label=device.label,
+                browser=device.browser,
+                os=device.os,
+                user_agent=device.user_agent,
+                ip_address=ip_address,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=self._expiry(created_at=now, last_seen_at=now),
+            )
+            db.add(row)
+            await db.flush()
+            record = session_record(row, user_record(user))
+            event = await append_event(db, EventType.CREATED, record)
+        await self._publisher.publish([event])
+        log.info("session created", extra={"session_id": record.id, "user_id": user.id})
+        return LoginResult(token=token, session=record)
+
+    async def authenticate(self, token: str | None) -> Viewer:
+        """The viewer behind a token, straight from the database; ends the session if it has expired."""
+        if not token:
+            raise Unauthenticated(INVALID_TOKEN)
+        now = utc_now()
+        events: list[EventRecord] = []
+        async with self._database.session() as db, db.begin():
+            found = (
+                await db.execute(
+                    select(LoginSession, User)
+                    .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
+                    .where(LoginSession.token_hash == hash_token(token))  # type: ignore[arg-type]
+                )
+            ).first()
+            if found is None or found[0].ended_at is not None:
+                raise Unauthenticated(INVALID_TOKEN)
+            session, user = found
+            expired = session.expires_at <= now
+            if expired:
+                _, events = await end_where(db, LoginSession.id == session.id, EndReason.EXPIRED, now)  # type: ignore[arg-type]
+            elif now - session.last_seen_at >= timedelta(seconds=self._settings.touch_interval_seconds):
+                events = await self._touch(db, session, user, now)
+        if events:
+            await self._publisher.publish(events)
+        if expired:
+            raise Unauthenticated(INVALID_TOKEN)
+        return Viewer(session_id=session.id, user=user_record(user))
+
+    async def _touch(self, db: AsyncSession, session: LoginSession, user: User, now: datetime) -> list[EventRecord]:
+        """Record use at most once per touch interval; a session coming back from IDLE emits UPDATED."""
+        was_idle, seen_at = session.status == SessionStatus.IDLE, session.last_seen_at
+        changed = (
+            await db.execute(
+                update(LoginSession)
+                .where(
+                    LoginSession.id == session.id,  # type: ignore[arg-type]
+                    LoginSession.ended_at.is_(None),  # type: ignore[union-attr]
+                    LoginSession.last_seen_at == seen_at,  # type: ignore[arg-type]
+                )
+                .values(
+                    last_seen_at=now,
+                    status=SessionStatus.ACTIVE,
+                    expires_at=self._expiry(created_at=session.created_at, last_seen_at=now),
+                )
+                .returning(LoginSession)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one_or_none()
+        if changed is None or not was_idle:
+            return []
+        return [await append_event(db, EventType.UPDATED, session_record(changed, user_record(user)))]
+
+    def _expiry(self, *, created_at: datetime, last_seen_at: datetime) -> datetime:
+        return min(
+            created_at + timedelta(seconds=self._settings.absolute_lifetime_seconds),
+            last_seen_at + timedelta(seconds=self._settings.idle_timeout_seconds),
+        )

@@ -1,0 +1,86 @@
+"""The session-event table: written in the changing transaction, read to replay and to fill gaps."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import utc_now
+from core.database import Database
+from models import Account, EventType, SessionEvent
+from services.records import EventRecord, SessionRecord, event_record, session_to_dict
+
+MAX_REPLAY_BATCH = 500
+
+
+class EventPublisher(Protocol):
+    """Carries committed events to every instance (implemented by the bus hub)."""
+
+    async def publish(self, events: Sequence[EventRecord]) -> None: ...
+
+
+async def append_event(db: AsyncSession, event_type: EventType, session: SessionRecord) -> EventRecord:
+    """Add one event in the caller's transaction. The account row update serialises an account's writers,
+    so an account's `seq` (and `id`) order is its commit order."""
+    account_id = session.user.account_id
+    seq = (
+        await db.execute(
+            update(Account)
+            .where(Account.id == account_id)  # type: ignore[arg-type]
+            .values(event_seq=Account.event_seq + 1)
+            .returning(Account.event_seq)
+        )
+    ).scalar_one()
+    row = SessionEvent(
+        account_id=account_id,
+        seq=seq,
+        session_id=session.id,
+        user_id=session.user.id,
+        type=event_type,
+        occurred_at=utc_now(),
+        snapshot=json.dumps(session_to_dict(session), separators=(",", ":")),
+    )
+    db.add(row)
+    await db.flush()
+    return event_record(row)
+
+
+class EventLog:
+    """Reads of the event table."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def after_id(
+        self, *, account_id: str, after_id: int, user_id: str | None, limit: int = MAX_REPLAY_BATCH
+    ) -> list[EventRecord]:
+        query = select(SessionEvent).where(SessionEvent.account_id == account_id, SessionEvent.id > after_id)  # type: ignore[arg-type,operator]
+        if user_id is not None:
+            query = query.where(SessionEvent.user_id == user_id)  # type: ignore[arg-type]
+        return await self._fetch(query.order_by(SessionEvent.id).limit(limit))  # type: ignore[arg-type]
+
+    async def after_seq(self, *, account_id: str, after_seq: int, limit: int = MAX_REPLAY_BATCH) -> list[EventRecord]:
+        query = (
+            select(SessionEvent)
+            .where(SessionEvent.account_id == account_id, SessionEvent.seq > after_seq)  # type: ignore[arg-type,operator]
+            .order_by(SessionEvent.seq)  # type: ignore[arg-type]
+            .limit(limit)
+        )
+        return await self._fetch(query)
+
+    async def latest_seqs(self, account_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(account_ids)
+        if not ids:
+            return {}
+        async with self._database.session() as db:
+            rows = await db.execute(select(Account.id, Account.event_seq).where(Account.id.in_(ids)))  # type: ignore[attr-defined]
+            return {account_id: seq for account_id, seq in rows.all()}
+
+    async def _fetch(self, query: object) -> list[EventRecord]:
+        async with self._database.session() as db:
+            rows = (await db.execute(query)).scalars().all()  # type: ignore[call-overload]
+            return [event_record(row) for row in rows]

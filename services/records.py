@@ -1,0 +1,147 @@
+"""Plain, immutable views of sessions and events, shared by the service, the bus and the resolvers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from models import DeviceType, EndReason, EventType, LoginSession, SessionEvent, SessionStatus, User
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: str
+    account_id: str
+    email: str
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id: str
+    user: UserRecord
+    device_type: DeviceType
+    device_label: str
+    browser: str | None
+    os: str | None
+    user_agent: str
+    ip_address: str
+    status: SessionStatus
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    end_reason: EndReason | None
+
+    def status_at(self, now: datetime, idle_window: timedelta) -> SessionStatus:
+        """The status as of `now`: IDLE once unused for the idle window, whatever the sweep has stored yet."""
+        if self.ended_at is not None:
+            return SessionStatus.ENDED
+        return SessionStatus.IDLE if now - self.last_seen_at >= idle_window else SessionStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """A session event as stored, and as carried on the bus (JSON)."""
+
+    id: int
+    account_id: str
+    seq: int
+    type: EventType
+    occurred_at: datetime
+    session: SessionRecord
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "id": self.id,
+                "account_id": self.account_id,
+                "seq": self.seq,
+                "type": self.type.value,
+                "occurred_at": self.occurred_at.isoformat(),
+                "session": session_to_dict(self.session),
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, payload: str) -> EventRecord:
+        data = json.loads(payload)
+        return cls(
+            id=int(data["id"]),
+            account_id=str(data["account_id"]),
+            seq=int(data["seq"]),
+            type=EventType(data["type"]),
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            session=session_from_dict(data["session"]),
+        )
+
+
+def user_record(user: User) -> UserRecord:
+    return UserRecord(id=user.id, account_id=user.account_id, email=user.email, is_admin=user.is_admin)
+
+
+def session_record(row: LoginSession, user: UserRecord) -> SessionRecord:
+    return SessionRecord(
+        id=row.id,
+        user=user,
+        device_type=DeviceType(row.device_type),
+        device_label=row.device_label,
+        browser=row.browser,
+        os=row.os,
+        user_agent=row.user_agent,
+        ip_address=row.ip_address,
+        status=SessionStatus(row.status),
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+        expires_at=row.expires_at,
+        ended_at=row.ended_at,
+        end_reason=EndReason(row.end_reason) if row.end_reason else None,
+    )
+
+
+def event_record(row: SessionEvent) -> EventRecord:
+    assert row.id is not None
+    return EventRecord(
+        id=row.id,
+        account_id=row.account_id,
+        seq=row.seq,
+        type=EventType(row.type),
+        occurred_at=row.occurred_at,
+        session=session_from_dict(json.loads(row.snapshot)),
+    )
+
+
+def session_to_dict(record: SessionRecord) -> dict[str, Any]:
+    data = asdict(record)
+    for key in ("created_at", "last_seen_at", "expires_at", "ended_at"):
+        value = data[key]
+        data[key] = value.isoformat() if value is not None else None
+    return data
+
+
+def session_from_dict(data: dict[str, Any]) -> SessionRecord:
+    def when(key: str) -> datetime | None:
+        value = data.get(key)
+        return datetime.fromisoformat(value) if value else None
+
+    created_at, last_seen_at, expires_at = when("created_at"), when("last_seen_at"), when("expires_at")
+    assert created_at and last_seen_at and expires_at
+    return SessionRecord(
+        id=data["id"],
+        user=UserRecord(**data["user"]),
+        device_type=DeviceType(data["device_type"]),
+        device_label=data["device_label"],
+        browser=data["browser"],
+        os=data["os"],
+        user_agent=data["user_agent"],
+        ip_address=data["ip_address"],
+        status=SessionStatus(data["status"]),
+        created_at=created_at,
+        last_seen_at=last_seen_at,
+        expires_at=expires_at,
+        ended_at=when("ended_at"),
+        end_reason=EndReason(data["end_reason"]) if data.get("end_reason") else None,
+    )

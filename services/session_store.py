@@ -1,0 +1,73 @@
+"""Row-level helpers shared by the session services: loading, and the conditional updates that end or
+change a session exactly once (so concurrent writers race harmlessly)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from models import EndReason, EventType, LoginSession, SessionStatus, User
+from services.event_log import append_event
+from services.records import EventRecord, SessionRecord, UserRecord, session_record, user_record
+
+
+async def load_session(db: AsyncSession, session_id: str) -> SessionRecord | None:
+    row = (
+        await db.execute(
+            select(LoginSession, User).join(User, User.id == LoginSession.user_id).where(LoginSession.id == session_id)  # type: ignore[arg-type]
+        )
+    ).first()
+    if row is None:
+        return None
+    session, user = row
+    return session_record(session, user_record(user))
+
+
+async def end_where(
+    db: AsyncSession, condition: ColumnElement[bool], reason: EndReason, now: datetime
+) -> tuple[list[SessionRecord], list[EventRecord]]:
+    """End every open session matching `condition`; one ENDED event per session actually ended."""
+    statement = (
+        update(LoginSession)
+        .where(condition, LoginSession.ended_at.is_(None))  # type: ignore[union-attr]
+        .values(ended_at=now, end_reason=reason, status=SessionStatus.ENDED)
+        .returning(LoginSession)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await db.execute(statement)).scalars().all())
+    return await _with_events(db, rows, EventType.ENDED)
+
+
+async def set_status_where(
+    db: AsyncSession, condition: ColumnElement[bool], status: SessionStatus
+) -> tuple[list[SessionRecord], list[EventRecord]]:
+    """Move open sessions matching `condition` to `status`; one UPDATED event per session changed."""
+    statement = (
+        update(LoginSession)
+        .where(condition, LoginSession.ended_at.is_(None), LoginSession.status != status)  # type: ignore[union-attr,arg-type]
+        .values(status=status)
+        .returning(LoginSession)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list((await db.execute(statement)).scalars().all())
+    return await _with_events(db, rows, EventType.UPDATED)
+
+
+async def _with_events(
+    db: AsyncSession, rows: Sequence[LoginSession], event_type: EventType
+) -> tuple[list[SessionRecord], list[EventRecord]]:
+    if not rows:
+        return [], []
+    users = await _users(db, {row.user_id for row in rows})
+    # Sorted by account so concurrent multi-account writers take account locks in one order.
+    records = sorted((session_record(row, users[row.user_id]) for row in rows), key=lambda r: (r.user.account_id, r.id))
+    events = [await append_event(db, event_type, record) for record in records]
+    return records, events
+
+
+async def _users(db: AsyncSession, user_ids: set[str]) -> dict[str, UserRecord]:
+    rows = (await db.execute(select(User).where(User.id.in_(user_ids)))).scalars().all()  # type: ignore[attr-defined]
+    return {row.id: user_record(row) for row in rows}

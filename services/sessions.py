@@ -1,0 +1,147 @@
+"""Listing and ending sessions, within the caller's scope."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.clock import utc_now
+from core.database import Database
+from core.errors import BadUserInput, Forbidden, NotFound
+from core.settings import Settings
+from models import EndReason, LoginSession, User
+from services.event_log import EventPublisher
+from services.records import SessionRecord, session_record, user_record
+from services.session_store import end_where, load_session
+from services.viewer import Viewer
+
+log = logging.getLogger(__name__)
+
+SESSION_NOT_FOUND = "Session not found."
+USER_NOT_FOUND = "User not found."
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    sessions: list[SessionRecord]
+    cursors: list[str]
+    has_next_page: bool
+    total_count: int
+
+
+class SessionService:
+    def __init__(self, database: Database, publisher: EventPublisher, settings: Settings) -> None:
+        self._database = database
+        self._publisher = publisher
+        self._settings = settings
+
+    async def list_active(
+        self, viewer: Viewer, *, user_id: str | None, all_users: bool, first: int, after: str | None
+    ) -> SessionPage:
+        if not 0 <= first <= self._settings.max_page_size:
+            raise BadUserInput(f"first must be between 0 and {self._settings.max_page_size}.")
+        if user_id is not None and all_users:
+            raise BadUserInput("Pass either userId or allUsers, not both.")
+        async with self._database.session() as db:
+            scope = await self._scope(db, viewer, user_id=user_id, all_users=all_users)
+            now = utc_now()
+            open_in_scope = and_(scope, LoginSession.ended_at.is_(None), LoginSession.expires_at > now)  # type: ignore[union-attr,operator]
+            total = (await db.execute(select(func.count()).select_from(LoginSession).where(open_in_scope))).scalar_one()
+            query = select(LoginSession, User).join(User, User.id == LoginSession.user_id).where(open_in_scope)  # type: ignore[arg-type]
+            if after is not None:
+                created_at, session_id = _decode_cursor(after)
+                query = query.where(
+                    or_(
+                        LoginSession.created_at < created_at,  # type: ignore[arg-type,operator]
+                        and_(LoginSession.created_at == created_at, LoginSession.id < session_id),  # type: ignore[arg-type,operator]
+                    )
+                )
+            query = query.order_by(LoginSession.created_at.desc(), LoginSession.id.desc()).limit(first + 1)  # type: ignore[attr-defined]
+            rows = (await db.execute(query)).all()
+        records = [session_record(row, user_record(user)) for row, user in rows[:first]]
+        return SessionPage(
+            sessions=records,
+            cursors=[_encode_cursor(record) for record in records],
+            has_next_page=len(rows) > first,
+            total_count=total,
+        )
+
+    async def end_session(self, viewer: Viewer, session_id: str) -> SessionRecord:
+        """End one session the viewer may see; an already ended one comes back unchanged, with no event."""
+        async with self._database.session() as db, db.begin():
+            target = await load_session(db, session_id)
+            if target is None or not may_see(viewer, target):
+                raise NotFound(SESSION_NOT_FOUND)
+            if target.ended_at is not None:
+                return target
+            reason = _end_reason(viewer, target)
+            ended, events = await end_where(db, LoginSession.id == target.id, reason, utc_now())  # type: ignore[arg-type]
+            if not ended:  # another request ended it first
+                current = await load_session(db, session_id)
+                assert current is not None
+                return current
+        await self._publisher.publish(events)
+        log.info("session ended", extra={"session_id": target.id, "reason": reason.value})
+        return ended[0]
+
+    async def logout(self, viewer: Viewer) -> SessionRecord:
+        return await self.end_session(viewer, viewer.session_id)
+
+    async def end_other_sessions(self, viewer: Viewer) -> list[SessionRecord]:
+        async with self._database.session() as db, db.begin():
+            condition = and_(LoginSession.user_id == viewer.user.id, LoginSession.id != viewer.session_id)  # type: ignore[arg-type]
+            ended, events = await end_where(db, condition, EndReason.REVOKED, utc_now())
+        await self._publisher.publish(events)
+        return ended
+
+    async def _scope(self, db: AsyncSession, viewer: Viewer, *, user_id: str | None, all_users: bool) -> ColumnElement[bool]:
+        if all_users:
+            _require_admin(viewer)
+            return LoginSession.account_id == viewer.account_id  # type: ignore[return-value]
+        if user_id is None or user_id == viewer.user.id:
+            return LoginSession.user_id == viewer.user.id  # type: ignore[return-value]
+        _require_admin(viewer)
+        target = (await db.execute(select(User.account_id).where(User.id == user_id))).scalar_one_or_none()  # type: ignore[attr-defined,arg-type]
+        if target != viewer.account_id:
+            raise NotFound(USER_NOT_FOUND)
+        return LoginSession.user_id == user_id  # type: ignore[return-value]
+
+
+def may_see(viewer: Viewer, session: SessionRecord) -> bool:
+    """Own sessions for everyone; every session of the account for its administrators."""
+    return session.user.id == viewer.user.id or (viewer.is_admin and session.user.account_id == viewer.account_id)
+
+
+
+def _require_admin(viewer: Viewer) -> None:
+    if not viewer.is_admin:
+        raise Forbidden("Only administrators of the account may see other users' sessions.")
+
+
+def _end_reason(viewer: Viewer, target: SessionRecord) -> EndReason:
+    if target.id == viewer.session_id:
+        return EndReason.LOGGED_OUT
+    if target.user.id == viewer.user.id:
+        return EndReason.REVOKED
+    return EndReason.REVOKED_BY_ADMIN
+
+
+def _encode_cursor(record: SessionRecord) -> str:
+    raw = json.dumps([record.created_at.isoformat(), record.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, session_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(created_at), str(session_id)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise BadUserInput("Invalid cursor: pass an endCursor from a previous page.") from exc

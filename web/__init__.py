@@ -1,0 +1,1 @@
+"""HTTP and websocket adapters: the GraphQL router, open-socket registry, health endpoints."""

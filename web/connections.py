@@ -1,0 +1,79 @@
+"""Open websockets by session: when a session ends anywhere, its sockets here close with 4401."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+from starlette.websockets import WebSocket
+
+from bus.hub import EventHub
+from models import EventType
+from schema.close_codes import SESSION_ENDED
+from services.records import EventRecord
+
+log = logging.getLogger(__name__)
+
+
+
+class LiveConnection:
+    def __init__(self, websocket: WebSocket, *, session_id: str, account_id: str) -> None:
+        self.websocket = websocket
+        self.session_id = session_id
+        self.account_id = account_id
+        self.closed = False
+        self._closing: asyncio.Task[None] | None = None
+
+    def close_soon(self, code: int, reason: str) -> None:
+        """Close from synchronous code (the hub's fan-out) without waiting for it."""
+        if self._closing is None and not self.closed:
+            self._closing = asyncio.create_task(self.close(code, reason))
+
+    async def close(self, code: int, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=code, reason=reason)
+
+
+class ConnectionRegistry:
+    """One hub listener per account with open sockets on this instance."""
+
+    def __init__(self, hub: EventHub) -> None:
+        self._hub = hub
+        self._by_session: dict[str, set[LiveConnection]] = defaultdict(set)
+        self._per_account: dict[str, int] = defaultdict(int)
+
+    @property
+    def open_count(self) -> int:
+        return sum(len(connections) for connections in self._by_session.values())
+
+    async def register(self, connection: LiveConnection) -> None:
+        self._by_session[connection.session_id].add(connection)
+        self._per_account[connection.account_id] += 1
+        if self._per_account[connection.account_id] == 1:
+            await self._hub.attach(connection.account_id, self)
+
+    async def unregister(self, connection: LiveConnection) -> None:
+        connections = self._by_session.get(connection.session_id)
+        if connections is None or connection not in connections:
+            return
+        connections.discard(connection)
+        if not connections:
+            del self._by_session[connection.session_id]
+        self._per_account[connection.account_id] -= 1
+        if self._per_account[connection.account_id] == 0:
+            del self._per_account[connection.account_id]
+            await self._hub.detach(connection.account_id, self)
+
+    def deliver(self, event: EventRecord) -> None:
+        if event.type is EventType.ENDED:
+            for connection in list(self._by_session.get(event.session.id, ())):
+                connection.close_soon(*SESSION_ENDED)
+
+    async def close_all(self, code: int, reason: str) -> None:
+        connections = [c for group in self._by_session.values() for c in group]
+        await asyncio.gather(*(c.close(code, reason) for c in connections), return_exceptions=True)
