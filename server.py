@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,38 +37,63 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("active_sessions")
 
 
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything a running instance holds; built once per process (or per test)."""
+
+    settings: Settings
+    database: Database
+    hub: EventHub
+    services: Services
+    registry: ConnectionRegistry
+    sweeper: Sweeper
+
+
+@contextlib.asynccontextmanager
+async def open_runtime(settings: Settings, *, run_sweeper: bool = True) -> AsyncIterator[Runtime]:
+    await migrate_to_latest(settings.database_url)
+    database = Database(create_engine(settings.database_url))
+    event_log = EventLog(database)
+    hub = EventHub(
+        Transport(settings.broadcast_url),
+        event_log,
+        channel_prefix=settings.channel_prefix,
+        reconcile_interval=settings.reconcile_interval_seconds,
+    )
+    await hub.start()
+    services = Services(
+        access=AccessService(database, hub, settings),
+        sessions=SessionService(database, hub, settings),
+        events=EventStream(hub, event_log, max_pending=settings.subscriber_queue_size),
+        settings=settings,
+    )
+    registry = ConnectionRegistry(hub)
+    sweeper = Sweeper(database, hub, settings)
+    sweeping = asyncio.create_task(sweeper.run_forever(), name="session-sweeper") if run_sweeper else None
+    try:
+        yield Runtime(settings, database, hub, services, registry, sweeper)
+    finally:
+        await registry.close_all(*SERVER_RESTARTING)
+        if sweeping is not None:
+            sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeping
+        await hub.stop()
+        await database.dispose()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        await migrate_to_latest(settings.database_url)
-        database = Database(create_engine(settings.database_url))
-        event_log = EventLog(database)
-        hub = EventHub(
-            Transport(settings.broadcast_url),
-            event_log,
-            channel_prefix=settings.channel_prefix,
-            reconcile_interval=settings.reconcile_interval_seconds,
-        )
-        await hub.start()
-        services = Services(
-            access=AccessService(database, hub, settings),
-            sessions=SessionService(database, hub, settings),
-            events=EventStream(hub, event_log, max_pending=settings.subscriber_queue_size),
-            settings=settings,
-        )
-        registry = ConnectionRegistry(hub)
-        sweeper = asyncio.create_task(Sweeper(database, hub, settings).run_forever(), name="session-sweeper")
-        try:
-            yield {"services": services, "registry": registry, "database": database, "hub": hub}
-        finally:
-            await registry.close_all(*SERVER_RESTARTING)
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            await hub.stop()
-            await database.dispose()
+        async with open_runtime(settings) as runtime:
+            yield {
+                "services": runtime.services,
+                "registry": runtime.registry,
+                "database": runtime.database,
+                "hub": runtime.hub,
+            }
 
     app = FastAPI(title="Active Sessions", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utc_now
 from core.database import Database
@@ -119,7 +119,7 @@ class AccessService:
                     expires_at=self._expiry(created_at=session.created_at, last_seen_at=now),
                 )
                 .returning(LoginSession)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False, populate_existing=True)
             )
         ).scalar_one_or_none()
         if changed is None or not was_idle:

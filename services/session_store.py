@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import EndReason, EventType, LoginSession, SessionStatus, User
 from services.event_log import append_event
@@ -35,7 +35,7 @@ async def end_where(
         .where(condition, LoginSession.ended_at.is_(None))  # type: ignore[union-attr]
         .values(ended_at=now, end_reason=reason, status=SessionStatus.ENDED)
         .returning(LoginSession)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     rows = list((await db.execute(statement)).scalars().all())
     return await _with_events(db, rows, EventType.ENDED)
@@ -50,7 +50,7 @@ async def set_status_where(
         .where(condition, LoginSession.ended_at.is_(None), LoginSession.status != status)  # type: ignore[union-attr,arg-type]
         .values(status=status)
         .returning(LoginSession)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False, populate_existing=True)
     )
     rows = list((await db.execute(statement)).scalars().all())
     return await _with_events(db, rows, EventType.UPDATED)
