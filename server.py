@@ -150,7 +150,8 @@ def create_user_command(
             user = await create_user(database, email=email, password=password, is_admin=admin, account_name=account)
         finally:
             await database.dispose()
-        typer.echo(f"Created {'administrator' if user.is_admin else 'user'} {user.email} (id {user.id}) in account {account!r}.")
+        role = "administrator" if user.is_admin else "user"
+        typer.echo(f"Created {role} {user.email} (id {user.id}) in account {account!r}.")
 
     try:
         asyncio.run(run())

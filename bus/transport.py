@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from broadcaster import BroadcastBackend
-from broadcaster._backends.memory import MemoryBackend
+from broadcaster import BroadcastBackend  # noqa: TID251
+from broadcaster._backends.memory import MemoryBackend  # noqa: TID251
 
 
 def create_backend(url: str) -> BroadcastBackend:
@@ -13,6 +13,14 @@ def create_backend(url: str) -> BroadcastBackend:
     scheme = urlparse(url).scheme
     if scheme == "memory":
         return MemoryBackend(url)
+    if scheme in ("redis", "rediss"):
+        from bus.backends.redis import ResilientRedisBackend
+
+        return ResilientRedisBackend(url)
+    if scheme in ("postgres", "postgresql", "postgresql+asyncpg"):
+        from bus.backends.postgres import ResilientPostgresBackend
+
+        return ResilientPostgresBackend(url)
     raise ValueError(f"Unsupported BROADCAST_URL scheme {scheme!r}: use memory://, redis:// or postgres://")
 
 

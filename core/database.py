@@ -22,9 +22,7 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 def create_engine(database_url: str) -> AsyncEngine:
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(
-            database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
-        )
+        engine = create_async_engine(database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
         _serialise_sqlite_writes(engine)
         return engine
     return create_async_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=10)

@@ -29,7 +29,9 @@ async def active_sessions(
         caller, user_id=user_id, all_users=bool(all_users), first=50 if first is None else first, after=after
     )
     now, idle_window = utc_now(), timedelta(seconds=context.services.settings.idle_window_seconds)
-    nodes = [to_session(r, viewer_session_id=caller.session_id, now=now, idle_window=idle_window) for r in page.sessions]
+    nodes = [
+        to_session(r, viewer_session_id=caller.session_id, now=now, idle_window=idle_window) for r in page.sessions
+    ]
     return SessionConnection(
         edges=[SessionEdge(cursor=cursor, node=node) for cursor, node in zip(page.cursors, nodes, strict=True)],
         nodes=nodes,

@@ -13,7 +13,6 @@ from schema.context import Context
 from schema.types import SessionEvent
 
 
-
 async def session_events(
     info: strawberry.Info[Context, None], all_users: bool | None = False, after: strawberry.ID | None = None
 ) -> AsyncGenerator[SessionEvent, None]:

@@ -18,7 +18,9 @@ class SessionStatus(Enum):
 class EndReason(Enum):
     LOGGED_OUT = strawberry.enum_value("LOGGED_OUT", description="Ended by its own device (logout).")
     REVOKED = strawberry.enum_value("REVOKED", description="Ended from another session of the same user.")
-    REVOKED_BY_ADMIN = strawberry.enum_value("REVOKED_BY_ADMIN", description="Ended by an administrator of the account.")
+    REVOKED_BY_ADMIN = strawberry.enum_value(
+        "REVOKED_BY_ADMIN", description="Ended by an administrator of the account."
+    )
     EXPIRED = strawberry.enum_value("EXPIRED", description="Idle or absolute timeout reached.")
 
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import strawberry
 
 from resolvers import mutations, queries, subscriptions
-from schema.types import LoginPayload, LogoutOtherSessionsPayload, LogoutSessionPayload, SessionConnection, SessionEvent, User
+from schema.types import (
+    LoginPayload,
+    LogoutOtherSessionsPayload,
+    LogoutSessionPayload,
+    SessionConnection,
+    SessionEvent,
+    User,
+)
 
 
 @strawberry.type
@@ -25,7 +34,9 @@ class Query:
 @strawberry.type
 class Mutation:
     login: LoginPayload = strawberry.mutation(resolver=mutations.login, description="Starts a session for this device.")
-    logout: LogoutSessionPayload = strawberry.mutation(resolver=mutations.logout, description="Ends the calling session.")
+    logout: LogoutSessionPayload = strawberry.mutation(
+        resolver=mutations.logout, description="Ends the calling session."
+    )
     logout_session: LogoutSessionPayload = strawberry.mutation(
         resolver=mutations.logout_session,
         description=(
@@ -41,7 +52,7 @@ class Mutation:
 
 @strawberry.type
 class Subscription:
-    session_events: SessionEvent = strawberry.subscription(
+    session_events: AsyncGenerator[SessionEvent, None] = strawberry.subscription(
         resolver=subscriptions.session_events,
         description=(
             "Session changes the caller may see, live: own sessions; with allUsers, every\n"

@@ -25,7 +25,7 @@ from services.viewer import Viewer
 log = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = "Invalid email or password."
-INVALID_TOKEN = "Missing, invalid or ended session token."
+INVALID_TOKEN = "Missing, invalid or ended session token."  # noqa: S105 (a message, not a secret)
 
 
 @dataclass(frozen=True, slots=True)

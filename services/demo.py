@@ -13,15 +13,23 @@ from services.accounts import create_user
 from services.records import EventRecord
 
 DEMO_ACCOUNT = "demo"
+_UA = {
+    "mac": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36",
+    "iphone": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Mobile/15E148 Safari/604.1",
+    "windows": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0",
+    "ipad": "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Mobile/15E148 Safari/604.1",
+    "android": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36",
+}
 DEMO_DEVICES = {
-    "admin@demo.example": [
-        ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36", "203.0.113.10"),
-        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "198.51.100.7"),
-    ],
+    "admin@demo.example": [(_UA["mac"], "203.0.113.10"), (_UA["iphone"], "198.51.100.7")],
     "member@demo.example": [
-        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:132.0) Gecko/20100101 Firefox/132.0", "192.0.2.44"),
-        ("Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "192.0.2.45"),
-        ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36", "192.0.2.46"),
+        (_UA["windows"], "192.0.2.44"),
+        (_UA["ipad"], "192.0.2.45"),
+        (_UA["android"], "192.0.2.46"),
     ],
 }
 
@@ -43,7 +51,11 @@ async def seed_demo(settings: Settings) -> list[str]:
             password = secrets.token_urlsafe(12)
             try:
                 await create_user(
-                    database, email=email, password=password, is_admin=email.startswith("admin"), account_name=DEMO_ACCOUNT
+                    database,
+                    email=email,
+                    password=password,
+                    is_admin=email.startswith("admin"),
+                    account_name=DEMO_ACCOUNT,
                 )
             except BadUserInput:
                 lines.append(f"  {email} exists already; skipped (delete the database to seed afresh).")

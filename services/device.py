@@ -29,8 +29,12 @@ class DeviceInfo:
 def describe_device(user_agent: str | None, device_name: str | None = None) -> DeviceInfo:
     ua = (user_agent or "").strip()[:MAX_USER_AGENT_LENGTH]
     result = ua_parser.parse(ua) if ua else None
-    browser = _name_with_major(result.user_agent.family, result.user_agent.major) if result and result.user_agent else None
-    os_name = _name_with_major(_OS_NAMES.get(result.os.family, result.os.family), None) if result and result.os else None
+    browser = (
+        _name_with_major(result.user_agent.family, result.user_agent.major) if result and result.user_agent else None
+    )
+    os_name = (
+        _name_with_major(_OS_NAMES.get(result.os.family, result.os.family), None) if result and result.os else None
+    )
     device_family = result.device.family if result and result.device else ""
     device_type = _device_type(ua, os_name, device_family, result)
     label = (device_name or "").strip()[:MAX_LABEL_LENGTH] or _label(browser, os_name, device_type)

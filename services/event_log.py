@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from sqlalchemy import select, update
+from sqlmodel import col
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.clock import utc_now
@@ -31,8 +32,8 @@ async def append_event(db: AsyncSession, event_type: EventType, session: Session
         await db.execute(
             update(Account)
             .where(Account.id == account_id)  # type: ignore[arg-type]
-            .values(event_seq=Account.event_seq + 1)
-            .returning(Account.event_seq)
+            .values(event_seq=col(Account.event_seq) + 1)
+            .returning(col(Account.event_seq))
         )
     ).scalar_one()
     row = SessionEvent(
@@ -66,8 +67,8 @@ class EventLog:
     async def after_seq(self, *, account_id: str, after_seq: int, limit: int = MAX_REPLAY_BATCH) -> list[EventRecord]:
         query = (
             select(SessionEvent)
-            .where(SessionEvent.account_id == account_id, SessionEvent.seq > after_seq)  # type: ignore[arg-type,operator]
-            .order_by(SessionEvent.seq)  # type: ignore[arg-type]
+            .where(col(SessionEvent.account_id) == account_id, col(SessionEvent.seq) > after_seq)
+            .order_by(col(SessionEvent.seq))
             .limit(limit)
         )
         return await self._fetch(query)
@@ -77,7 +78,7 @@ class EventLog:
         if not ids:
             return {}
         async with self._database.session() as db:
-            rows = await db.execute(select(Account.id, Account.event_seq).where(Account.id.in_(ids)))  # type: ignore[attr-defined]
+            rows = await db.execute(select(col(Account.id), col(Account.event_seq)).where(col(Account.id).in_(ids)))
             return {account_id: seq for account_id, seq in rows.all()}
 
     async def _fetch(self, query: object) -> list[EventRecord]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -37,7 +37,7 @@ class EventStream:
 
     async def events(
         self, viewer: Viewer, *, all_users: bool, after: str | None, on_overflow: Callable[[], None] | None = None
-    ) -> AsyncIterator[EventRecord]:
+    ) -> AsyncGenerator[EventRecord, None]:
         """Ends (without a further event) once the viewer's own session has ended. A reader that falls
         `max_pending` events behind gets `SubscriberOverflow` (and `on_overflow` is called at once)."""
         if all_users and not viewer.is_admin:
@@ -45,10 +45,14 @@ class EventStream:
         last_id = _parse_cursor(after)
         user_id = None if all_users else viewer.user.id
         # Listen first, then replay: whatever commits in between arrives twice and is dropped by id.
-        async with self._source.subscribe(viewer.account_id, max_pending=self._max_pending, on_overflow=on_overflow) as live:
+        async with self._source.subscribe(
+            viewer.account_id, max_pending=self._max_pending, on_overflow=on_overflow
+        ) as live:
             if after is not None:
                 while True:
-                    batch = await self._event_log.after_id(account_id=viewer.account_id, after_id=last_id, user_id=user_id)
+                    batch = await self._event_log.after_id(
+                        account_id=viewer.account_id, after_id=last_id, user_id=user_id
+                    )
                     for event in batch:
                         last_id = event.id
                         if _ends_viewer(event, viewer):

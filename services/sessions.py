@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from core.clock import utc_now
 from core.database import Database
@@ -52,15 +53,15 @@ class SessionService:
         async with self._database.session() as db:
             scope = await self._scope(db, viewer, user_id=user_id, all_users=all_users)
             now = utc_now()
-            open_in_scope = and_(scope, LoginSession.ended_at.is_(None), LoginSession.expires_at > now)  # type: ignore[union-attr,operator]
+            open_in_scope = and_(scope, col(LoginSession.ended_at).is_(None), col(LoginSession.expires_at) > now)
             total = (await db.execute(select(func.count()).select_from(LoginSession).where(open_in_scope))).scalar_one()
             query = select(LoginSession, User).join(User, User.id == LoginSession.user_id).where(open_in_scope)  # type: ignore[arg-type]
             if after is not None:
                 created_at, session_id = _decode_cursor(after)
                 query = query.where(
                     or_(
-                        LoginSession.created_at < created_at,  # type: ignore[arg-type,operator]
-                        and_(LoginSession.created_at == created_at, LoginSession.id < session_id),  # type: ignore[arg-type,operator]
+                        col(LoginSession.created_at) < created_at,
+                        and_(col(LoginSession.created_at) == created_at, col(LoginSession.id) < session_id),
                     )
                 )
             query = query.order_by(LoginSession.created_at.desc(), LoginSession.id.desc()).limit(first + 1)  # type: ignore[attr-defined]
@@ -101,14 +102,16 @@ class SessionService:
         await self._publisher.publish(events)
         return ended
 
-    async def _scope(self, db: AsyncSession, viewer: Viewer, *, user_id: str | None, all_users: bool) -> ColumnElement[bool]:
+    async def _scope(
+        self, db: AsyncSession, viewer: Viewer, *, user_id: str | None, all_users: bool
+    ) -> ColumnElement[bool]:
         if all_users:
             _require_admin(viewer)
             return LoginSession.account_id == viewer.account_id  # type: ignore[return-value]
         if user_id is None or user_id == viewer.user.id:
             return LoginSession.user_id == viewer.user.id  # type: ignore[return-value]
         _require_admin(viewer)
-        target = (await db.execute(select(User.account_id).where(User.id == user_id))).scalar_one_or_none()  # type: ignore[attr-defined,arg-type]
+        target = (await db.execute(select(col(User.account_id)).where(col(User.id) == user_id))).scalar_one_or_none()
         if target != viewer.account_id:
             raise NotFound(USER_NOT_FOUND)
         return LoginSession.user_id == user_id  # type: ignore[return-value]
@@ -117,7 +120,6 @@ class SessionService:
 def may_see(viewer: Viewer, session: SessionRecord) -> bool:
     """Own sessions for everyone; every session of the account for its administrators."""
     return session.user.id == viewer.user.id or (viewer.is_admin and session.user.account_id == viewer.account_id)
-
 
 
 def _require_admin(viewer: Viewer) -> None:

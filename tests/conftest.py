@@ -42,7 +42,7 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
             "touch_interval_seconds": 0,
             **overrides,
         }
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+        return Settings(_env_file=None, **values)
 
     return make
 

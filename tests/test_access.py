@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select, text
+from sqlmodel import col
 
 from core.errors import Unauthenticated
 from core.settings import Settings
@@ -91,6 +92,10 @@ async def test_an_expired_token_ends_its_session_once_with_expired(
         assert all(isinstance(outcome, Unauthenticated) for outcome in outcomes)
         async with runtime.database.session() as db:
             row = (await db.execute(select(LoginSession))).scalar_one()
-            ended = (await db.execute(select(SessionEvent).where(SessionEvent.type == EventType.ENDED))).scalars().all()
+            ended = (
+                (await db.execute(select(SessionEvent).where(col(SessionEvent.type) == EventType.ENDED)))
+                .scalars()
+                .all()
+            )
         assert row.end_reason == EndReason.EXPIRED
         assert len(ended) == 1

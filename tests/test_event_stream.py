@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 import pytest
 from sqlalchemy import select
+from sqlmodel import col
 
 from core.errors import Forbidden
 from core.settings import Settings
@@ -110,7 +111,9 @@ async def test_an_event_committed_but_never_published_still_arrives(
         waiting = asyncio.ensure_future(anext(stream))
         await asyncio.sleep(0.1)
         crashed = AccessService(runtime.database, DroppingPublisher(), runtime.settings)
-        result = await crashed.login(email="ana@acme.test", password=PASSWORD, device_name=None, user_agent=None, ip_address="::1")
+        result = await crashed.login(
+            email="ana@acme.test", password=PASSWORD, device_name=None, user_agent=None, ip_address="::1"
+        )
         event = await asyncio.wait_for(waiting, 3)
         assert (event.type, event.session.id) == (EventType.CREATED, result.session.id)
 
@@ -129,7 +132,7 @@ async def test_a_change_that_does_not_commit_emits_nothing(runtime: Runtime, peo
     await runtime.hub.reconcile()
     assert await nothing_more(stream)
     async with runtime.database.session() as db:
-        assert (await db.execute(select(Account.event_seq))).scalar_one() == 1
+        assert (await db.execute(select(col(Account.event_seq)))).scalar_one() == 1
 
 
 async def test_a_subscriber_that_stops_reading_is_cut_off_with_bounded_memory(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from core.errors import BadUserInput, Forbidden, NotFound
 from core.settings import Settings
@@ -27,7 +28,7 @@ async def sign_in(runtime: Runtime, email: str, ip: str = "203.0.113.1") -> tupl
 
 async def event_count(runtime: Runtime, event_type: EventType) -> int:
     async with runtime.database.session() as db:
-        query = select(func.count()).select_from(SessionEvent).where(SessionEvent.type == event_type)
+        query = select(func.count()).select_from(SessionEvent).where(col(SessionEvent.type) == event_type)
         return int((await db.execute(query)).scalar_one())
 
 
@@ -123,7 +124,12 @@ async def test_unknown_foreign_and_random_ids_are_the_same_not_found(runtime: Ru
     bo_session, _ = await sign_in(runtime, "bo@acme.test")
     _, eve = await sign_in(runtime, "eve@other.test")
     messages = set()
-    for viewer, target in [(ana, bo_session.session.id), (eve, bo_session.session.id), (ana, str(uuid.uuid4())), (ana, "x")]:
+    for viewer, target in [
+        (ana, bo_session.session.id),
+        (eve, bo_session.session.id),
+        (ana, str(uuid.uuid4())),
+        (ana, "x"),
+    ]:
         with pytest.raises(NotFound) as caught:
             await runtime.services.sessions.end_session(viewer, target)
         messages.add(caught.value.message)
@@ -193,7 +199,13 @@ async def test_idle_sessions_become_idle_then_active_again(
         await runtime.services.access.authenticate(result.token)
         async with runtime.database.session() as db:
             updates = (
-                (await db.execute(select(SessionEvent).where(SessionEvent.type == EventType.UPDATED).order_by(SessionEvent.id)))
+                (
+                    await db.execute(
+                        select(SessionEvent)
+                        .where(col(SessionEvent.type) == EventType.UPDATED)
+                        .order_by(col(SessionEvent.id))
+                    )
+                )
                 .scalars()
                 .all()
             )

@@ -17,7 +17,6 @@ from services.records import EventRecord
 log = logging.getLogger(__name__)
 
 
-
 class LiveConnection:
     def __init__(self, websocket: WebSocket, *, session_id: str, account_id: str) -> None:
         self.websocket = websocket

@@ -23,7 +23,10 @@ class ClosedSafeWebSocketAdapter(ASGIWebSocketAdapter):
     """Sends on a socket the server already closed (revocation, shutdown) end quietly."""
 
     async def send_json(self, message: Mapping[str, object]) -> None:
-        if self.ws.application_state is WebSocketState.DISCONNECTED or self.ws.client_state is WebSocketState.DISCONNECTED:
+        if (
+            self.ws.application_state is WebSocketState.DISCONNECTED
+            or self.ws.client_state is WebSocketState.DISCONNECTED
+        ):
             raise WebSocketDisconnected
         try:
             await super().send_json(message)
@@ -46,7 +49,7 @@ async def build_context(connection: HTTPConnection) -> Context:
 
 
 class SessionsGraphQLRouter(GraphQLRouter[Context, None]):
-    websocket_adapter_class = ClosedSafeWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = ClosedSafeWebSocketAdapter
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         try:
@@ -61,7 +64,7 @@ class SessionsGraphQLRouter(GraphQLRouter[Context, None]):
         await registry.register(connection)
         return None
 
-    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:  # type: ignore[override]
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         try:
             return await super().run(request=request, context=context, root_value=root_value)
         finally:

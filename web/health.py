@@ -22,7 +22,9 @@ async def readyz(request: Request) -> JSONResponse:
     database: Database = request.state.database
     hub: EventHub = request.state.hub
     checks = {"database": await _database_ok(database), "bus": hub.ready}
-    return JSONResponse({"ready": all(checks.values()), "checks": checks}, status_code=200 if all(checks.values()) else 503)
+    return JSONResponse(
+        {"ready": all(checks.values()), "checks": checks}, status_code=200 if all(checks.values()) else 503
+    )
 
 
 async def _database_ok(database: Database) -> bool:

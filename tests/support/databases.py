@@ -28,7 +28,8 @@ async def _admin() -> asyncpg.Connection:
         return await asyncpg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, database="postgres")
     except (OSError, asyncpg.PostgresError) as exc:
         raise RuntimeError(
-            f"PostgreSQL is required at {POSTGRES_HOST}:{POSTGRES_PORT} (user {POSTGRES_USER}) and is not reachable: {exc}"
+            f"PostgreSQL is required at {POSTGRES_HOST}:{POSTGRES_PORT} (user {POSTGRES_USER}) "
+            f"and is not reachable: {exc}"
         ) from exc
 
 

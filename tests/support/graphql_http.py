@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 
 DESKTOP_CHROME = (
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
 )
 IPHONE_SAFARI = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -38,7 +39,9 @@ async def graphql(
     if token:
         all_headers["authorization"] = f"Bearer {token}"
     async with httpx.AsyncClient(base_url=base_url, timeout=15) as client:
-        response = await client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers)
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=all_headers
+        )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body

@@ -44,7 +44,9 @@ class GraphQLWebSocket:
     async def subscribe(self, query: str = SUBSCRIBE_EVENTS, variables: dict[str, Any] | None = None) -> str:
         operation_id = str(next(self._ids))
         await self.connection.send(
-            json.dumps({"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}})
+            json.dumps(
+                {"id": operation_id, "type": "subscribe", "payload": {"query": query, "variables": variables or {}}}
+            )
         )
         return operation_id
 

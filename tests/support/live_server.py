@@ -54,7 +54,9 @@ class LiveServer:
         while time.monotonic() < deadline:
             assert self.process is not None
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_path.read_text()[-4000:]}")
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}:\n{self.log_path.read_text()[-4000:]}"
+                )
             try:
                 if httpx.get(self.base_url + path, timeout=1).status_code == 200:
                     return
