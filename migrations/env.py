@@ -3,6 +3,7 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
@@ -21,7 +22,13 @@ def _database_url() -> str:
     return str(url)
 
 
+MIGRATION_LOCK_KEY = 7_428_001  # any constant: instances starting together migrate one at a time
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Held until the migration transaction commits.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

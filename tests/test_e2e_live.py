@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,9 +11,10 @@ import pytest
 from websockets.asyncio.client import connect
 
 from tests.conftest import PASSWORD
+from tests.support.cli import create_user
 from tests.support.graphql_http import DESKTOP_CHROME, IPHONE_SAFARI, WINDOWS_FIREFOX, error_code, graphql, login
 from tests.support.graphql_ws import GraphQLWebSocket
-from tests.support.live_server import PROJECT_ROOT, LiveServer
+from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
 
@@ -32,17 +31,6 @@ LOGIN_IP = (
 ).replace("PASSWORD", PASSWORD)
 LOGOUT_SESSION = "mutation End($id: ID!) { logoutSession(id: $id) { session { id status endReason endedAt } } }"
 VIEWER = "{ viewer { email isAdmin } }"
-
-
-def create_user(database_url: str, email: str, *, admin: bool = False, account: str = "acme") -> None:
-    command = [sys.executable, "server.py", "create-user", email, "--password", PASSWORD, "--account", account]
-    subprocess.run(
-        [*command, "--admin"] if admin else command,
-        cwd=PROJECT_ROOT,
-        check=True,
-        capture_output=True,
-        env={"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"},
-    )
 
 
 @pytest.fixture
