@@ -70,6 +70,8 @@ class EventHub:
         """Deliver locally at once, then tell the other instances (a failure there is healed by reconcile)."""
         for event in events:
             self._ingest(event)
+        if not self._transport.ready:
+            return  # the bus is down: other instances reconcile from the database, no need to wait on it
         for event in events:
             try:
                 await self._transport.publish(self._prefix + event.account_id, event.to_json())
@@ -77,16 +79,30 @@ class EventHub:
                 log.warning("bus publish failed; other instances will reconcile from the database")
 
     async def attach(self, account_id: str, listener: Listener) -> None:
-        channel = self._channels.setdefault(account_id, _Channel())
-        async with channel.lock:
-            if channel.last_seq is None:
-                try:
-                    await self._transport.subscribe(self._prefix + account_id)
-                except Exception:
-                    log.warning("bus subscribe failed; events will arrive through reconcile")
-                seqs = await self._event_log.latest_seqs([account_id])
-                channel.last_seq = seqs.get(account_id, 0)
-            channel.listeners.append(listener)
+        while True:
+            channel = self._channels.setdefault(account_id, _Channel())
+            async with channel.lock:
+                if self._channels.get(account_id) is not channel:
+                    continue  # the last listener detached meanwhile and dropped this channel: start afresh
+                if channel.last_seq is None:
+                    await self._open(account_id, channel)
+                channel.listeners.append(listener)
+                return
+
+    async def _open(self, account_id: str, channel: _Channel) -> None:
+        """Subscribe on the bus first, then read where the account stands: nothing can fall in between."""
+        try:
+            await self._transport.subscribe(self._prefix + account_id)
+        except Exception:
+            log.warning("bus subscribe failed; events will arrive through reconcile")
+        try:
+            seqs = await self._event_log.latest_seqs([account_id])
+        except BaseException:
+            del self._channels[account_id]
+            with contextlib.suppress(Exception):
+                await self._transport.unsubscribe(self._prefix + account_id)
+            raise
+        channel.last_seq = seqs.get(account_id, 0)
 
     async def detach(self, account_id: str, listener: Listener) -> None:
         channel = self._channels.get(account_id)

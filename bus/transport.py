@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from broadcaster import BroadcastBackend  # noqa: TID251
-from broadcaster._backends.memory import MemoryBackend  # noqa: TID251
+from broadcaster import BroadcastBackend
+from broadcaster._backends.memory import MemoryBackend
 
 
 def create_backend(url: str) -> BroadcastBackend:
