@@ -14,6 +14,7 @@ import typer
 import uvicorn
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 
 from bus.hub import EventHub
 from bus.transport import Transport
@@ -27,8 +28,10 @@ from services.access import AccessService
 from services.accounts import create_user
 from services.event_log import EventLog
 from services.event_stream import EventStream
+from services.retention import Retention
 from services.sessions import SessionService
 from services.sweeper import Sweeper
+from web.body_limit import BodySizeLimit
 from web.connections import ConnectionRegistry
 from web.graphql_router import SessionsGraphQLRouter, build_context
 from web.health import router as health_router
@@ -69,15 +72,22 @@ async def open_runtime(settings: Settings, *, run_sweeper: bool = True) -> Async
     )
     registry = ConnectionRegistry(hub)
     sweeper = Sweeper(database, hub, settings)
-    sweeping = asyncio.create_task(sweeper.run_forever(), name="session-sweeper") if run_sweeper else None
+    background = (
+        [
+            asyncio.create_task(sweeper.run_forever(), name="session-sweeper"),
+            asyncio.create_task(Retention(database, settings).run_forever(), name="retention"),
+        ]
+        if run_sweeper
+        else []
+    )
     try:
         yield Runtime(settings, database, hub, services, registry, sweeper)
     finally:
         await registry.close_all(*SERVER_RESTARTING)
-        if sweeping is not None:
-            sweeping.cancel()
+        for task in background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await sweeping
+                await task
         await hub.stop()
         await database.dispose()
 
@@ -96,12 +106,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
 
     app = FastAPI(title="Active Sessions", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.include_router(
         SessionsGraphQLRouter(
-            build_schema(),
+            build_schema(settings),
             context_getter=build_context,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
+            allowed_origins=settings.allowed_origins,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         ),
         prefix="/graphql",
     )
@@ -120,17 +133,33 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the service (the default command)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings()
+    logging.basicConfig(
+        level=logging.DEBUG if settings.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
     uvicorn.run(
-        create_app(),
+        create_app(settings),
         host=host,
         port=port,
         proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the service itself
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         ws_ping_interval=20,
-        log_level="info",
+        ws_max_size=settings.max_request_bytes,
+        log_level="debug" if settings.debug else "info",
     )
+
+
+def load_settings() -> Settings:
+    """Settings, or exit naming what to fix (without echoing the values, which may hold secrets)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"]).upper() or "settings"
+            typer.echo(f"error: {where}: {error['msg']}", err=True)
+        raise typer.Exit(code=2) from None
 
 
 @cli.command("create-user")
@@ -141,7 +170,7 @@ def create_user_command(
     account: Annotated[str, typer.Option(help="Account (tenant) name; created when missing.")] = "default",
 ) -> None:
     """Create a user."""
-    settings = Settings()
+    settings = load_settings()
 
     async def run() -> None:
         await migrate_to_latest(settings.database_url)
@@ -165,7 +194,7 @@ def demo() -> None:
     """Create a demo account with an administrator, a member, and sessions from several devices."""
     from services.demo import seed_demo
 
-    settings = Settings()
+    settings = load_settings()
     for line in asyncio.run(seed_demo(settings)):
         typer.echo(line)
 

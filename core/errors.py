@@ -11,6 +11,8 @@ class ErrorCode(StrEnum):
     NOT_FOUND = "NOT_FOUND"
     BAD_USER_INPUT = "BAD_USER_INPUT"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    RATE_LIMITED = "RATE_LIMITED"
+    CURSOR_EXPIRED = "CURSOR_EXPIRED"
 
 
 class ServiceError(Exception):
@@ -46,3 +48,13 @@ class BadUserInput(ServiceError):
 
 class ServiceUnavailable(ServiceError):
     code = ErrorCode.SERVICE_UNAVAILABLE
+
+
+class RateLimited(ServiceError):
+    code = ErrorCode.RATE_LIMITED
+
+
+class CursorExpired(ServiceError):
+    """Events after the cursor were pruned: refetch `activeSessions`, then subscribe without `after`."""
+
+    code = ErrorCode.CURSOR_EXPIRED

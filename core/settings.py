@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -16,10 +17,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
+    debug: bool = False
     database_url: str = "sqlite+aiosqlite:///./sessions.db"
     broadcast_url: str = "memory://"
     channel_prefix: str = Field(default="active-sessions", min_length=1)
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
 
     idle_window_seconds: float = Field(default=15 * 60, gt=0)
     idle_timeout_seconds: float = Field(default=14 * 24 * 3600, gt=0)
@@ -28,14 +31,40 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=30, gt=0)
     reconcile_interval_seconds: float = Field(default=1.0, gt=0)
 
+    retention_days: float = Field(default=30, gt=0)
+    prune_interval_seconds: float = Field(default=3600, gt=0)
+    prune_batch_size: int = Field(default=1000, ge=1)
+
     subscriber_queue_size: int = Field(default=1000, ge=1)
     max_page_size: int = Field(default=100, ge=1)
 
-    @field_validator("trusted_proxies", mode="before")
+    # Abuse limits (see SECURITY.md).
+    max_request_bytes: int = Field(default=64 * 1024, ge=1024)
+    max_query_tokens: int = Field(default=2000, ge=100)
+    max_query_depth: int = Field(default=10, ge=2)
+    max_query_aliases: int = Field(default=10, ge=0)
+    max_subscriptions_per_connection: int = Field(default=10, ge=1)
+    max_sockets_per_session: int = Field(default=5, ge=1)
+    login_attempts_per_address: int = Field(default=30, ge=1)
+    login_attempts_per_email: int = Field(default=10, ge=1)
+    login_attempt_window_seconds: float = Field(default=300, gt=0)
+
+    @field_validator("trusted_proxies", "allowed_origins", mode="before")
     @classmethod
-    def _split_proxies(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _check_origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if entry != "*" and not _is_bare_origin(entry):
+                raise ValueError(
+                    f"ALLOWED_ORIGINS entry {entry!r} is not an origin: write scheme://host[:port], "
+                    "e.g. https://console.example.com (no path)"
+                )
         return value
 
     @field_validator("trusted_proxies")
@@ -45,6 +74,31 @@ class Settings(BaseSettings):
             ipaddress.ip_network(entry, strict=False)
         return value
 
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.environment != "production":
+            return self
+        problems = []
+        if "*" in self.allowed_origins:
+            problems.append(
+                "ALLOWED_ORIGINS contains '*', which lets any web page open websockets to the service: "
+                "list the console's origins instead (e.g. ALLOWED_ORIGINS=https://console.example.com) "
+                "or leave it empty for same-origin only"
+            )
+        if self.debug:
+            problems.append(
+                "DEBUG is on, which logs every SQL statement with its values (emails, client addresses, token "
+                "hashes) and the headers of websocket handshakes: set DEBUG=false"
+            )
+        if any(network.prefixlen == 0 for network in self.trusted_proxy_networks):
+            problems.append(
+                "TRUSTED_PROXIES contains a catch-all network, so every client may forge its address "
+                "(and dodge the per-address login limit): list only your proxies' addresses"
+            )
+        if problems:
+            raise ValueError("unsafe settings for ENVIRONMENT=production: " + "; ".join(problems))
+        return self
+
     @cached_property
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
@@ -52,3 +106,17 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return self.environment == "development"
+
+
+def _is_bare_origin(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError on a malformed port)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and parts.path in ("", "/")
+        and not (parts.query or parts.fragment or parts.username)
+    )

@@ -5,10 +5,10 @@ import asyncio
 from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (registers the tables on SQLModel.metadata)
+from core.database import create_engine
 
 target_metadata = SQLModel.metadata
 
@@ -33,13 +33,14 @@ def _run(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        transactional_ddl=True,  # SQLite too: BEGIN IMMEDIATE (core.database) then serialises starts
     )
     with context.begin_transaction():
         context.run_migrations()
 
 
 async def _run_online() -> None:
-    engine = create_async_engine(_database_url())
+    engine = create_engine(_database_url())
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -7,9 +7,11 @@ from models.columns import UTCDateTime, new_id
 
 
 class Account(SQLModel, table=True):
-    """A tenant. `event_seq` numbers its session events without gaps."""
+    """A tenant. `event_seq` numbers its session events without gaps; events up to
+    `pruned_through_event_id` were removed by retention."""
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     name: str = Field(unique=True, max_length=200)
     event_seq: int = Field(default=0)
+    pruned_through_event_id: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

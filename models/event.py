@@ -16,7 +16,10 @@ class SessionEvent(SQLModel, table=True):
     """
 
     __tablename__ = "session_event"
-    __table_args__ = (Index("ux_session_event_account_seq", "account_id", "seq", unique=True),)
+    __table_args__ = (
+        Index("ux_session_event_account_seq", "account_id", "seq", unique=True),
+        Index("ix_session_event_occurred_at", "occurred_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: str = Field(foreign_key="account.id", max_length=36)

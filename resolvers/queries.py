@@ -37,4 +37,5 @@ async def active_sessions(
         nodes=nodes,
         page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.cursors[-1] if page.cursors else None),
         total_count=page.total_count,
+        event_cursor=strawberry.ID(str(page.event_cursor)),
     )

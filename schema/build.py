@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
-from schema.errors import MaskUnexpectedErrors
+from core.settings import Settings
+from schema.error_log import SessionsSchema
+from schema.errors import CodeErrors, MaskUnexpectedErrors, ReportingParserCache
+from schema.limits import limit_extensions
 from schema.root import Mutation, Query, Subscription
 
 
-def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+def build_schema(settings: Settings) -> strawberry.Schema:
+    production = settings.environment == "production"
+    shaping = [MaskUnexpectedErrors, CodeErrors]
+    caches = [ReportingParserCache, ValidationCache]
+    return SessionsSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        extensions=[MaskUnexpectedErrors, ParserCache, ValidationCache],
-        config=StrawberryConfig(disable_field_suggestions=False),
+        extensions=[*shaping, *caches, *limit_extensions(settings)],
+        # "Did you mean ...?" hints map the schema for anyone; introspection is off there too (limits.py).
+        config=StrawberryConfig(disable_field_suggestions=production),
     )

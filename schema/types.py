@@ -63,6 +63,12 @@ class SessionConnection:
     nodes: list[Session]
     page_info: PageInfo
     total_count: int
+    event_cursor: strawberry.ID = strawberry.field(
+        description=(
+            "The newest session event of the account when this list was read: subscribe to sessionEvents\n"
+            "with after set to this value to receive every change since, with no gap."
+        )
+    )
 
 
 @strawberry.type

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from sqlalchemy import select, update
-from sqlmodel import col
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from core.clock import utc_now
 from core.database import Database
@@ -50,6 +50,11 @@ async def append_event(db: AsyncSession, event_type: EventType, session: Session
     return event_record(row)
 
 
+async def latest_event_id(db: AsyncSession, account_id: str) -> int:
+    query = select(func.max(col(SessionEvent.id))).where(col(SessionEvent.account_id) == account_id)
+    return int((await db.execute(query)).scalar_one_or_none() or 0)
+
+
 class EventLog:
     """Reads of the event table."""
 
@@ -80,6 +85,12 @@ class EventLog:
         async with self._database.session() as db:
             rows = await db.execute(select(col(Account.id), col(Account.event_seq)).where(col(Account.id).in_(ids)))
             return {account_id: seq for account_id, seq in rows.all()}
+
+    async def pruned_through(self, account_id: str) -> int:
+        """The newest event id of the account that retention has deleted (0: none)."""
+        async with self._database.session() as db:
+            query = select(col(Account.pruned_through_event_id)).where(col(Account.id) == account_id)
+            return int((await db.execute(query)).scalar_one_or_none() or 0)
 
     async def _fetch(self, query: object) -> list[EventRecord]:
         async with self._database.session() as db:

@@ -6,11 +6,15 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
-from core.errors import BadUserInput, Forbidden
+from core.errors import BadUserInput, CursorExpired, Forbidden
 from models import EventType
 from services.event_log import MAX_REPLAY_BATCH, EventLog
 from services.records import EventRecord
 from services.viewer import Viewer
+
+CURSOR_EXPIRED_MESSAGE = (
+    "Events after this cursor are past retention: refetch activeSessions, then subscribe without after."
+)
 
 
 class SubscriberOverflow(Exception):
@@ -43,6 +47,8 @@ class EventStream:
         if all_users and not viewer.is_admin:
             raise Forbidden("Only administrators of the account may watch every user's sessions.")
         last_id = _parse_cursor(after)
+        if after is not None and last_id < await self._event_log.pruned_through(viewer.account_id):
+            raise CursorExpired(CURSOR_EXPIRED_MESSAGE)
         user_id = None if all_users else viewer.user.id
         # Listen first, then replay: whatever commits in between arrives twice and is dropped by id.
         async with self._source.subscribe(

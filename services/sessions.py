@@ -18,7 +18,7 @@ from core.database import Database
 from core.errors import BadUserInput, Forbidden, NotFound
 from core.settings import Settings
 from models import EndReason, LoginSession, User
-from services.event_log import EventPublisher
+from services.event_log import EventPublisher, latest_event_id
 from services.records import SessionRecord, session_record, user_record
 from services.session_store import end_where, load_session
 from services.viewer import Viewer
@@ -35,6 +35,7 @@ class SessionPage:
     cursors: list[str]
     has_next_page: bool
     total_count: int
+    event_cursor: int
 
 
 class SessionService:
@@ -52,6 +53,8 @@ class SessionService:
             raise BadUserInput("Pass either userId or allUsers, not both.")
         async with self._database.session() as db:
             scope = await self._scope(db, viewer, user_id=user_id, all_users=all_users)
+            # Read before the list: an event committed in between is replayed, never missed.
+            event_cursor = await latest_event_id(db, viewer.account_id)
             now = utc_now()
             open_in_scope = and_(scope, col(LoginSession.ended_at).is_(None), col(LoginSession.expires_at) > now)
             total = (await db.execute(select(func.count()).select_from(LoginSession).where(open_in_scope))).scalar_one()
@@ -72,6 +75,7 @@ class SessionService:
             cursors=[_encode_cursor(record) for record in records],
             has_next_page=len(rows) > first,
             total_count=total,
+            event_cursor=event_cursor,
         )
 
     async def end_session(self, viewer: Viewer, session_id: str) -> SessionRecord:

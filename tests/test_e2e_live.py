@@ -140,6 +140,18 @@ async def test_administrator_stream_sees_the_account_and_nothing_else(server: Li
         await socket.close()
 
 
+async def test_list_then_subscribe_from_its_event_cursor_misses_nothing(server: LiveServer) -> None:
+    ana, _ = await login(server.base_url, "ana@acme.test", PASSWORD)
+    listing = await graphql(server.base_url, "{ activeSessions { eventCursor nodes { id } } }", token=ana)
+    cursor = listing["data"]["activeSessions"]["eventCursor"]
+    _, between = await login(server.base_url, "ana@acme.test", PASSWORD)  # after the list, before the subscription
+    panel = await subscriber(server, ana, after=cursor)
+    event = await panel.next_event()
+    assert (event["type"], event["session"]["id"]) == ("CREATED", between["id"])
+    assert await panel.events_until_quiet() == []
+    await panel.close()
+
+
 async def test_resume_with_after_over_websocket_has_no_gap_and_no_duplicate(server: LiveServer) -> None:
     ana, _ = await login(server.base_url, "ana@acme.test", PASSWORD)
     panel = await subscriber(server, ana)

@@ -1,6 +1,7 @@
 """Prints the service's GraphQL SDL (committed as schema.graphql)."""
 
+from core.settings import Settings
 from schema.build import build_schema
 
 if __name__ == "__main__":
-    print(build_schema().as_str())
+    print(build_schema(Settings(_env_file=None)).as_str())

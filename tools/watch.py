@@ -20,7 +20,8 @@ async def watch(url: str, token: str, all_users: bool, after: str | None) -> Non
     async with connect(url, subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
         await socket.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
         variables = {"allUsers": all_users, "after": after}
-        await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": QUERY, "variables": variables}}))
+        subscribe = {"id": "1", "type": "subscribe", "payload": {"query": QUERY, "variables": variables}}
+        await socket.send(json.dumps(subscribe))
         try:
             async for raw in socket:
                 message = json.loads(raw)

@@ -50,6 +50,10 @@ class ConnectionRegistry:
     def open_count(self) -> int:
         return sum(len(connections) for connections in self._by_session.values())
 
+    def count_for_session(self, session_id: str) -> int:
+        """Open sockets of one session on this instance."""
+        return len(self._by_session.get(session_id, ()))
+
     async def register(self, connection: LiveConnection) -> None:
         self._by_session[connection.session_id].add(connection)
         self._per_account[connection.account_id] += 1

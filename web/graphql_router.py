@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
@@ -17,6 +18,11 @@ from core.errors import ServiceError
 from schema.context import Context, Services
 from services.client_address import client_address
 from web.connections import ConnectionRegistry, LiveConnection
+from web.http_errors import coded_error_response
+from web.json_input import decode_json, require_request_object
+from web.ws_guard import GuardedLegacyWSHandler, GuardedTransportWSHandler, close_reason
+
+TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"
 
 
 class ClosedSafeWebSocketAdapter(ASGIWebSocketAdapter):
@@ -32,6 +38,9 @@ class ClosedSafeWebSocketAdapter(ASGIWebSocketAdapter):
             await super().send_json(message)
         except RuntimeError as exc:
             raise WebSocketDisconnected from exc
+
+    async def close(self, code: int, reason: str) -> None:
+        await super().close(code, close_reason(reason))
 
 
 async def build_context(connection: HTTPConnection) -> Context:
@@ -50,6 +59,14 @@ async def build_context(connection: HTTPConnection) -> Context:
 
 class SessionsGraphQLRouter(GraphQLRouter[Context, None]):
     websocket_adapter_class = ClosedSafeWebSocketAdapter
+    graphql_transport_ws_handler_class = GuardedTransportWSHandler
+    graphql_ws_handler_class = GuardedLegacyWSHandler
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        return require_request_object(super().parse_json(data))
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         try:
@@ -59,6 +76,11 @@ class SessionsGraphQLRouter(GraphQLRouter[Context, None]):
         websocket = context.request
         assert isinstance(websocket, WebSocket)
         registry: ConnectionRegistry = websocket.state.registry
+        # Counted and registered with no await in between, so concurrent handshakes cannot both slip in.
+        if registry.count_for_session(viewer.session_id) >= context.services.settings.max_sockets_per_session:
+            raise ConnectionRejectionError(
+                {"code": TOO_MANY_CONNECTIONS, "message": "Too many open websockets for this session."}
+            )
         connection = LiveConnection(websocket, session_id=viewer.session_id, account_id=viewer.account_id)
         context.socket = connection
         await registry.register(connection)
@@ -67,6 +89,8 @@ class SessionsGraphQLRouter(GraphQLRouter[Context, None]):
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         try:
             return await super().run(request=request, context=context, root_value=root_value)
+        except HTTPException as exc:  # refusals before GraphQL runs: the GraphQL error shape, with a code
+            return coded_error_response(exc.status_code, exc.reason)
         finally:
             socket = getattr(context, "socket", None)
             if isinstance(socket, LiveConnection):

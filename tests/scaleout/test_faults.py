@@ -112,7 +112,7 @@ async def test_pubsub_connection_killed_mid_stream_loses_nothing(
             await login(a.base_url, "ana@acme.test", PASSWORD)
         if round_number == 0:
             killer = Redis.from_url(private_redis.url)
-            assert await killer.client_kill_filter(_type="pubsub") >= 1  # type: ignore[no-untyped-call]
+            assert await killer.client_kill_filter(_type="pubsub") >= 1
             await killer.aclose()
     expected = [i for i in await committed_event_ids(database) if i not in baseline]
     received = await collect(panel, len(expected))
@@ -201,7 +201,9 @@ async def test_postgres_restarted_requests_fail_clearly_then_recover(
         postgres.destroy()
 
 
-async def test_shutdown_closes_sockets_with_a_reconnect_code(database: str, start_server: Callable[..., LiveServer]) -> None:
+async def test_shutdown_closes_sockets_with_a_reconnect_code(
+    database: str, start_server: Callable[..., LiveServer]
+) -> None:
     """Injected: SIGTERM to an instance with an open subscription."""
     server = start_server({"DATABASE_URL": database, "BROADCAST_URL": "memory://"})
     ana, _ = await login(server.base_url, "ana@acme.test", PASSWORD)

@@ -47,13 +47,17 @@ class PrivatePostgres:
     def start(self) -> PrivatePostgres:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
         subprocess.run(
-            _as_postgres(_bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"), "-w", "start"),
+            _as_postgres(
+                _bin("pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.directory / "log"), "-w", "start"
+            ),
             check=True,
             capture_output=True,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            ready = subprocess.run([_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True)
+            ready = subprocess.run(
+                [_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True, check=False
+            )
             if ready.returncode == 0:
                 return self
             time.sleep(0.1)
@@ -61,7 +65,9 @@ class PrivatePostgres:
 
     def stop(self) -> None:
         subprocess.run(
-            _as_postgres(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"), capture_output=True
+            _as_postgres(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"),
+            capture_output=True,
+            check=False,  # stopping a stopped server is fine
         )
 
     def destroy(self) -> None:

@@ -1,0 +1,99 @@
+"""Websocket protocol handlers that check each message's shape before Strawberry reads it.
+
+Strawberry's handlers index messages as they come: a JSON array, a number, a string payload or a list id
+raises inside the handler, which drops the connection without a close code and logs a stack trace. Here
+any malformed message closes the socket with **4400** and a short reason, as the protocol asks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
+
+BAD_MESSAGE = 4400
+MAX_CLOSE_REASON_BYTES = 123  # a close frame carries at most 125 bytes, two of them the code
+TOO_MANY_OPERATIONS = "TOO_MANY_OPERATIONS"
+
+
+def close_reason(text: str) -> str:
+    """`text` cut to what a close frame can carry (a longer reason fails the close itself)."""
+    return text.encode()[:MAX_CLOSE_REASON_BYTES].decode(errors="ignore")
+
+
+def _operation_problem(payload: object) -> str | None:
+    if not isinstance(payload, dict):
+        return "The operation payload must be an object"
+    if not isinstance(payload.get("query"), str):
+        return "The operation's query must be a string"
+    for key, kind, name in (("variables", dict, "an object"), ("extensions", dict, "an object")):
+        if payload.get(key) is not None and not isinstance(payload[key], kind):
+            return f"The operation's {key} must be {name}"
+    if payload.get("operationName") is not None and not isinstance(payload["operationName"], str):
+        return "The operation's operationName must be a string"
+    return None
+
+
+def _message_problem(message: object, *, operation_types: tuple[str, ...], id_types: tuple[str, ...]) -> str | None:
+    if not isinstance(message, dict):
+        return "A message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "A message's type must be a string"
+    if kind in id_types and (not isinstance(message.get("id"), str) or not message["id"]):
+        return "A message's id must be a non-empty string"
+    if kind in operation_types:
+        return _operation_problem(message.get("payload"))
+    return None
+
+
+def transport_ws_problem(message: object) -> str | None:
+    """What is wrong with a graphql-transport-ws message, or None."""
+    return _message_problem(message, operation_types=("subscribe",), id_types=("subscribe", "complete"))
+
+
+def legacy_ws_problem(message: object) -> str | None:
+    """What is wrong with a (legacy) graphql-ws message, or None."""
+    return _message_problem(message, operation_types=("start",), id_types=("start", "stop"))
+
+
+class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
+    async def handle_message(self, message: Message) -> None:
+        if problem := transport_ws_problem(message):
+            await self.handle_invalid_message(problem)
+            return
+        if message["type"] == "subscribe" and self._over_operation_limit(message["id"]):
+            # Strawberry's own refusal carries no code; this one does.
+            await self.send_message(
+                {
+                    "id": message["id"],
+                    "type": "error",
+                    "payload": [
+                        {
+                            "message": "Too many operations on this connection.",
+                            "extensions": {"code": TOO_MANY_OPERATIONS},
+                        }
+                    ],
+                }
+            )
+            return
+        await super().handle_message(message)
+
+    def _over_operation_limit(self, operation_id: str) -> bool:
+        limit = self.max_subscriptions_per_connection
+        return (
+            self.connection_acknowledged
+            and operation_id not in self.operations
+            and limit is not None
+            and len(self.operations) >= limit
+        )
+
+
+class GuardedLegacyWSHandler(BaseGraphQLWSHandler[Any, None]):
+    async def handle_message(self, message: OperationMessage) -> None:
+        if problem := legacy_ws_problem(message):
+            await self.websocket.close(code=BAD_MESSAGE, reason=problem)
+            return
+        await super().handle_message(message)
