@@ -21,6 +21,9 @@ from bus.transport import Transport
 from core.database import Database, create_engine, migrate_to_latest
 from core.errors import ServiceError
 from core.settings import Settings
+from observability.counting_publisher import CountingPublisher
+from observability.logs import configure_logging
+from observability.metrics import watch_bus_reconnects
 from schema.build import build_schema
 from schema.close_codes import SERVER_RESTARTING
 from schema.context import Services
@@ -33,8 +36,10 @@ from services.sessions import SessionService
 from services.sweeper import Sweeper
 from web.body_limit import BodySizeLimit
 from web.connections import ConnectionRegistry
-from web.graphql_router import SessionsGraphQLRouter, build_context
+from web.graphql_router import SUBSCRIPTION_PROTOCOLS, SessionsGraphQLRouter, build_context
 from web.health import router as health_router
+from web.metrics import metrics_router
+from web.request_id import RequestId
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 log = logging.getLogger("active_sessions")
@@ -64,14 +69,16 @@ async def open_runtime(settings: Settings, *, run_sweeper: bool = True) -> Async
         reconcile_interval=settings.reconcile_interval_seconds,
     )
     await hub.start()
+    watch_bus_reconnects(lambda: hub.reconnects)
+    publisher = CountingPublisher(hub)
     services = Services(
-        access=AccessService(database, hub, settings),
-        sessions=SessionService(database, hub, settings),
+        access=AccessService(database, publisher, settings),
+        sessions=SessionService(database, publisher, settings),
         events=EventStream(hub, event_log, max_pending=settings.subscriber_queue_size),
         settings=settings,
     )
     registry = ConnectionRegistry(hub)
-    sweeper = Sweeper(database, hub, settings)
+    sweeper = Sweeper(database, publisher, settings)
     background = (
         [
             asyncio.create_task(sweeper.run_forever(), name="session-sweeper"),
@@ -107,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Active Sessions", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestId)
     app.include_router(
         SessionsGraphQLRouter(
             build_schema(settings),
@@ -114,11 +122,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             allow_queries_via_get=False,
             allowed_origins=settings.allowed_origins,
+            subscription_protocols=SUBSCRIPTION_PROTOCOLS,
             max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
         ),
         prefix="/graphql",
     )
     app.include_router(health_router)
+    app.include_router(metrics_router(settings))
     if STATIC_DIR.is_dir():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="console")
     return app
@@ -134,10 +144,7 @@ def serve(
 ) -> None:
     """Run the service (the default command)."""
     settings = load_settings()
-    logging.basicConfig(
-        level=logging.DEBUG if settings.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    configure_logging(log_format=settings.effective_log_format, debug=settings.debug)
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -148,6 +155,8 @@ def serve(
         ws_ping_interval=20,
         ws_max_size=settings.max_request_bytes,
         log_level="debug" if settings.debug else "info",
+        log_config=None,  # uvicorn's loggers go through ours (JSON in production)
+        timeout_graceful_shutdown=settings.drain_seconds,
     )
 
 

@@ -63,6 +63,10 @@ class EventHub:
         return self._transport.ready and all(not task.done() for task in self._tasks)
 
     @property
+    def reconnects(self) -> int:
+        return self._transport.reconnects
+
+    @property
     def channel_count(self) -> int:
         return len(self._channels)
 

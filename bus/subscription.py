@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from observability.metrics import EVENTS_DROPPED
 from services.event_stream import SubscriberOverflow
 from services.records import EventRecord
 
@@ -22,6 +23,7 @@ class Subscription:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             self.overflowed = True
+            EVENTS_DROPPED.labels(reason="subscriber_too_slow").inc(self._queue.qsize() + 1)
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(None)

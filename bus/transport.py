@@ -50,5 +50,9 @@ class Transport:
         return event.channel, str(event.message)
 
     @property
+    def reconnects(self) -> int:
+        return int(getattr(self._backend, "reconnects", 0))
+
+    @property
     def ready(self) -> bool:
         return bool(getattr(self._backend, "ready", True))

@@ -7,7 +7,7 @@ from functools import cached_property
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     retention_days: float = Field(default=30, gt=0)
     prune_interval_seconds: float = Field(default=3600, gt=0)
     prune_batch_size: int = Field(default=1000, ge=1)
+
+    log_format: Literal["json", "text"] | None = None
+    metrics_enabled: bool | None = None
+    metrics_token: SecretStr | None = None
+    drain_seconds: int = Field(default=10, ge=1)
 
     subscriber_queue_size: int = Field(default=1000, ge=1)
     max_page_size: int = Field(default=100, ge=1)
@@ -102,6 +107,18 @@ class Settings(BaseSettings):
     @cached_property
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
+
+    @property
+    def effective_log_format(self) -> Literal["json", "text"]:
+        """JSON lines in production, readable lines in development, unless LOG_FORMAT says otherwise."""
+        return self.log_format or ("json" if self.environment == "production" else "text")
+
+    @property
+    def metrics_served(self) -> bool:
+        """Served in development; in production only when METRICS_ENABLED=true or a METRICS_TOKEN is set."""
+        if self.metrics_enabled is not None:
+            return self.metrics_enabled
+        return self.environment == "development" or self.metrics_token is not None
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -10,12 +10,13 @@ from core.settings import Settings
 from schema.error_log import SessionsSchema
 from schema.errors import CodeErrors, MaskUnexpectedErrors, ReportingParserCache
 from schema.limits import limit_extensions
-from schema.root import Mutation, Query, Subscription
+from schema.operation_metrics import OperationMetrics
+from schema.root import ENTITY_LOADERS, Mutation, Query, Subscription
 
 
 def build_schema(settings: Settings) -> strawberry.Schema:
     production = settings.environment == "production"
-    shaping = [MaskUnexpectedErrors, CodeErrors]
+    shaping = [OperationMetrics, MaskUnexpectedErrors, CodeErrors]
     caches = [ReportingParserCache, ValidationCache]
     return SessionsSchema(
         query=Query,
@@ -24,4 +25,8 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=[*shaping, *caches, *limit_extensions(settings)],
         # "Did you mean ...?" hints map the schema for anyone; introspection is off there too (limits.py).
         config=StrawberryConfig(disable_field_suggestions=production),
+        # A Federation 2 subgraph. Strawberry's default is 2.11; Hive's composer reads up to 2.9, and @key
+        # (all this service uses) needs only 2.0, so 2.9 composes everywhere (README: Federation and gateways).
+        federation_version="2.9",
+        entity_loaders=ENTITY_LOADERS,
     )

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import traceback
 
-import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from core.errors import ServiceError
 from schema.errors import INTERNAL_ERROR_CODE, error_code
+from schema.federation import SubgraphSchema
 
 log = logging.getLogger("active_sessions.graphql")
 
@@ -42,7 +42,7 @@ def log_error(error: GraphQLError) -> None:
         log.info("GraphQL request refused: %s at %s", code, where)
 
 
-class SessionsSchema(strawberry.Schema):
+class SessionsSchema(SubgraphSchema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         for error in errors:
             log_error(error)

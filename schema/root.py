@@ -1,16 +1,18 @@
-"""The root types, wiring each field of the contract to its resolver."""
+"""The root types, wiring each field of the contract to its resolver, and each federation entity to its lookup."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 
 import strawberry
 
-from resolvers import mutations, queries, subscriptions
+from resolvers import entities, mutations, queries, subscriptions
+from schema.federation import EntityLoader
 from schema.types import (
     LoginPayload,
     LogoutOtherSessionsPayload,
     LogoutSessionPayload,
+    Session,
     SessionConnection,
     SessionEvent,
     User,
@@ -60,3 +62,7 @@ class Subscription:
             "event after that id, then goes live, with no gap and no duplicate."
         ),
     )
+
+
+# `_entities`: what a gateway may look up here by key, in the caller's scope (null where the caller may not see).
+ENTITY_LOADERS: Mapping[type, EntityLoader] = {User: entities.users_by_id, Session: entities.sessions_by_id}

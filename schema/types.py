@@ -1,4 +1,7 @@
-"""GraphQL object types. Plain data: the resolvers fill them from service records."""
+"""GraphQL object types. Plain data: the resolvers fill them from service records.
+
+`User` and `Session` are federation entities (`@key(fields: "id")`): a gateway may ask this service for them by
+id; `schema.root` wires each to its lookup in `resolvers.entities`."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import strawberry
 from schema.enums import DeviceType, EndReason, SessionEventType, SessionStatus
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class User:
     id: strawberry.ID
     email: str
@@ -25,7 +28,7 @@ class Device:
     user_agent: str
 
 
-@strawberry.type
+@strawberry.federation.type(keys=["id"])
 class Session:
     id: strawberry.ID = strawberry.field(description="Opaque and unguessable.")
     user: User

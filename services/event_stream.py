@@ -8,6 +8,7 @@ from typing import Protocol
 
 from core.errors import BadUserInput, CursorExpired, Forbidden
 from models import EventType
+from observability.metrics import EVENTS_DELIVERED, SUBSCRIPTIONS
 from services.event_log import MAX_REPLAY_BATCH, EventLog
 from services.records import EventRecord
 from services.viewer import Viewer
@@ -54,26 +55,38 @@ class EventStream:
         async with self._source.subscribe(
             viewer.account_id, max_pending=self._max_pending, on_overflow=on_overflow
         ) as live:
-            if after is not None:
-                while True:
-                    batch = await self._event_log.after_id(
-                        account_id=viewer.account_id, after_id=last_id, user_id=user_id
-                    )
-                    for event in batch:
-                        last_id = event.id
-                        if _ends_viewer(event, viewer):
-                            return
-                        yield event
-                    if len(batch) < MAX_REPLAY_BATCH:
-                        break
+            SUBSCRIPTIONS.inc()
+            try:
+                async for event in self._replay_then_live(
+                    viewer, live, replay=after is not None, last_id=last_id, user_id=user_id
+                ):
+                    EVENTS_DELIVERED.inc()
+                    yield event
+            finally:
+                SUBSCRIPTIONS.dec()
+
+    async def _replay_then_live(
+        self, viewer: Viewer, live: LiveEvents, *, replay: bool, last_id: int, user_id: str | None
+    ) -> AsyncGenerator[EventRecord, None]:
+        """Events in scope (`user_id` None: the whole account), in order, each once."""
+        if replay:
             while True:
-                event = await live.next()
-                if event.id <= last_id or (user_id is not None and event.session.user.id != user_id):
-                    continue
-                last_id = event.id
-                if _ends_viewer(event, viewer):
-                    return
-                yield event
+                batch = await self._event_log.after_id(account_id=viewer.account_id, after_id=last_id, user_id=user_id)
+                for event in batch:
+                    last_id = event.id
+                    if _ends_viewer(event, viewer):
+                        return
+                    yield event
+                if len(batch) < MAX_REPLAY_BATCH:
+                    break
+        while True:
+            event = await live.next()
+            if event.id <= last_id or (user_id is not None and event.session.user.id != user_id):
+                continue
+            last_id = event.id
+            if _ends_viewer(event, viewer):
+                return
+            yield event
 
 
 def _ends_viewer(event: EventRecord, viewer: Viewer) -> bool:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,7 +20,7 @@ from core.errors import BadUserInput, Forbidden, NotFound
 from core.settings import Settings
 from models import EndReason, LoginSession, User
 from services.event_log import EventPublisher, latest_event_id
-from services.records import SessionRecord, session_record, user_record
+from services.records import SessionRecord, UserRecord, session_record, user_record
 from services.session_store import end_where, load_session
 from services.viewer import Viewer
 
@@ -77,6 +78,35 @@ class SessionService:
             total_count=total,
             event_cursor=event_cursor,
         )
+
+    async def sessions_visible_to(self, viewer: Viewer, session_ids: Collection[str]) -> dict[str, SessionRecord]:
+        """The sessions among `session_ids` that the viewer may see (`may_see`, ended ones included), by id.
+
+        Any other id, whether it exists or not, is simply absent: a lookup reveals nothing it would not list."""
+        if not session_ids:
+            return {}
+        query = (
+            select(LoginSession, User)
+            .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
+            .where(col(LoginSession.id).in_(set(session_ids)), col(LoginSession.account_id) == viewer.account_id)
+        )
+        if not viewer.is_admin:
+            query = query.where(col(LoginSession.user_id) == viewer.user.id)
+        async with self._database.session() as db:
+            rows = (await db.execute(query)).all()
+        records = (session_record(row, user_record(user)) for row, user in rows)
+        return {record.id: record for record in records if may_see(viewer, record)}
+
+    async def users_visible_to(self, viewer: Viewer, user_ids: Collection[str]) -> dict[str, UserRecord]:
+        """The users among `user_ids` that the viewer may see, by id: themself, and for administrators every
+        user of their account. Any other id, whether it exists or not, is simply absent."""
+        wanted = set(user_ids) if viewer.is_admin else set(user_ids) & {viewer.user.id}
+        if not wanted:
+            return {}
+        query = select(User).where(col(User.id).in_(wanted), col(User.account_id) == viewer.account_id)
+        async with self._database.session() as db:
+            rows = (await db.execute(query)).scalars().all()
+        return {row.id: user_record(row) for row in rows}
 
     async def end_session(self, viewer: Viewer, session_id: str) -> SessionRecord:
         """End one session the viewer may see; an already ended one comes back unchanged, with no event."""

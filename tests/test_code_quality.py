@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCE_DIRS = ["core", "models", "schema", "resolvers", "services", "bus", "web", "tools"]
+SOURCE_DIRS = ["core", "models", "schema", "resolvers", "services", "bus", "web", "observability", "tools"]
 
 # package -> top-level modules it must never import
 FORBIDDEN_IMPORTS = {
@@ -19,6 +19,7 @@ FORBIDDEN_IMPORTS = {
     "services": {"strawberry", "fastapi", "starlette", "broadcaster", "schema", "resolvers", "bus", "web"},
     "resolvers": {"broadcaster", "sqlalchemy", "sqlmodel", "bus", "web", "models"},
     "schema": {"broadcaster", "sqlalchemy", "sqlmodel", "bus", "web"},
+    "observability": {"strawberry", "fastapi", "starlette", "broadcaster", "schema", "resolvers", "bus", "web"},
 }
 BROADCASTER_ALLOWED = {"bus/transport.py"}
 

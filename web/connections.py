@@ -6,11 +6,14 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from datetime import datetime
 
 from starlette.websockets import WebSocket
 
 from bus.hub import EventHub
+from core.clock import utc_now
 from models import EventType
+from observability.metrics import REVOCATION_CLOSE_SECONDS, WEBSOCKET_CONNECTIONS
 from schema.close_codes import SESSION_ENDED
 from services.records import EventRecord
 
@@ -25,10 +28,16 @@ class LiveConnection:
         self.closed = False
         self._closing: asyncio.Task[None] | None = None
 
-    def close_soon(self, code: int, reason: str) -> None:
-        """Close from synchronous code (the hub's fan-out) without waiting for it."""
+    def close_soon(self, code: int, reason: str, *, ended_at: datetime | None = None) -> None:
+        """Close from synchronous code (the hub's fan-out) without waiting for it. `ended_at`: when the
+        session's end was committed, to measure revocation-to-close latency."""
         if self._closing is None and not self.closed:
-            self._closing = asyncio.create_task(self.close(code, reason))
+            self._closing = asyncio.create_task(self._close_and_measure(code, reason, ended_at))
+
+    async def _close_and_measure(self, code: int, reason: str, ended_at: datetime | None) -> None:
+        await self.close(code, reason)
+        if ended_at is not None:
+            REVOCATION_CLOSE_SECONDS.observe(max(0.0, (utc_now() - ended_at).total_seconds()))
 
     async def close(self, code: int, reason: str) -> None:
         if self.closed:
@@ -56,6 +65,7 @@ class ConnectionRegistry:
 
     async def register(self, connection: LiveConnection) -> None:
         self._by_session[connection.session_id].add(connection)
+        WEBSOCKET_CONNECTIONS.inc()
         self._per_account[connection.account_id] += 1
         if self._per_account[connection.account_id] == 1:
             await self._hub.attach(connection.account_id, self)
@@ -65,6 +75,7 @@ class ConnectionRegistry:
         if connections is None or connection not in connections:
             return
         connections.discard(connection)
+        WEBSOCKET_CONNECTIONS.dec()
         if not connections:
             del self._by_session[connection.session_id]
         self._per_account[connection.account_id] -= 1
@@ -75,7 +86,7 @@ class ConnectionRegistry:
     def deliver(self, event: EventRecord) -> None:
         if event.type is EventType.ENDED:
             for connection in list(self._by_session.get(event.session.id, ())):
-                connection.close_soon(*SESSION_ENDED)
+                connection.close_soon(*SESSION_ENDED, ended_at=event.session.ended_at or event.occurred_at)
 
     async def close_all(self, code: int, reason: str) -> None:
         connections = [c for group in self._by_session.values() for c in group]

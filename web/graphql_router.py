@@ -12,6 +12,12 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from strawberry.types.unset import UnsetType
 
 from core.errors import ServiceError
@@ -23,6 +29,14 @@ from web.json_input import decode_json, require_request_object
 from web.ws_guard import GuardedLegacyWSHandler, GuardedTransportWSHandler, close_reason
 
 TOO_MANY_CONNECTIONS = "TOO_MANY_CONNECTIONS"
+# Websockets (graphql-transport-ws; the legacy graphql-ws), and streams over plain HTTP, opt-in in Strawberry:
+# GraphQL over SSE and multipart subscriptions, authenticated by the Authorization header like any request.
+SUBSCRIPTION_PROTOCOLS = (
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    GRAPHQL_SSE_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 
 
 class ClosedSafeWebSocketAdapter(ASGIWebSocketAdapter):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -80,6 +81,13 @@ class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
             )
             return
         await super().handle_message(message)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        # An operation finishing after the server closed its socket (revocation: 4401, shutdown: 1012) cannot
+        # send its `complete`; that is the expected end, not a failure worth a stack trace.
+        if isinstance(error, WebSocketDisconnected):
+            return
+        await super().handle_task_exception(error)
 
     def _over_operation_limit(self, operation_id: str) -> bool:
         limit = self.max_subscriptions_per_connection
