@@ -7,10 +7,13 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from core.clock import utc_now
+from core.errors import Unauthenticated
 from resolvers.convert import to_event
 from schema.close_codes import SESSION_ENDED, SUBSCRIBER_TOO_SLOW
 from schema.context import Context
 from schema.types import SessionEvent
+
+STREAM_ENDED = "Session ended."
 
 
 async def session_events(
@@ -23,6 +26,9 @@ async def session_events(
     stream = context.services.events.events(caller, all_users=bool(all_users), after=after, on_overflow=on_overflow)
     async for event in stream:
         yield to_event(event, viewer_session_id=caller.session_id, now=utc_now())
-    # The stream ends only when the caller's own session has ended: close the socket as revoked.
+    # The stream ends only when the caller's own session has ended: close the socket as revoked. A stream over
+    # HTTP (SSE, multipart) has no close code: its last message is this error, then it completes.
     if socket is not None:
         await socket.close(*SESSION_ENDED)
+    elif not context.is_websocket:
+        raise Unauthenticated(STREAM_ENDED)

@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 async def channels(prefix: str) -> set[str]:
     client = Redis.from_url(REDIS_URL)
     try:
-        return {name.decode() for name in await client.pubsub_channels(f"{prefix}:*")}
+        names = await client.pubsub_channels(f"{prefix}:*")
+        return {name.decode() if isinstance(name, bytes) else name for name in names}
     finally:
         await client.aclose()
 
