@@ -13,7 +13,7 @@ from websockets.asyncio.client import connect
 from tests.conftest import PASSWORD
 from tests.support.cli import create_user
 from tests.support.graphql_http import DESKTOP_CHROME, IPHONE_SAFARI, WINDOWS_FIREFOX, error_code, graphql, login
-from tests.support.graphql_ws import GraphQLWebSocket
+from tests.support.graphql_ws import GraphQLWebSocket, open_subscriber
 from tests.support.live_server import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -48,21 +48,13 @@ def server(start_server: Callable[..., LiveServer], sqlite_file: Path) -> LiveSe
     return start_server({"DATABASE_URL": url, "BROADCAST_URL": "memory://", "SWEEP_INTERVAL_SECONDS": "0.3"})
 
 
-async def subscriber(server: LiveServer, token: str, **variables: object) -> GraphQLWebSocket:
-    socket = await GraphQLWebSocket.open(server.ws_url, token)
-    await socket.acknowledged()
-    await socket.subscribe(variables=dict(variables))
-    await asyncio.sleep(0.3)  # the subscription is attached before the test acts
-    return socket
-
-
 async def test_seed_scenario_three_devices_one_logs_another_out(server: LiveServer) -> None:
     laptop, laptop_session = await login(server.base_url, "ana@acme.test", PASSWORD, user_agent=DESKTOP_CHROME)
     phone, phone_session = await login(server.base_url, "ana@acme.test", PASSWORD, user_agent=IPHONE_SAFARI)
     _, pc_session = await login(server.base_url, "ana@acme.test", PASSWORD, user_agent=WINDOWS_FIREFOX)
 
-    laptop_events = await subscriber(server, laptop)
-    phone_socket = await subscriber(server, phone)
+    laptop_events = await open_subscriber(server.ws_url, laptop)
+    phone_socket = await open_subscriber(server.ws_url, phone)
 
     listing = (await graphql(server.base_url, LIST, token=laptop))["data"]["activeSessions"]
     assert listing["totalCount"] == 3
@@ -111,8 +103,8 @@ async def test_administrator_stream_sees_the_account_and_nothing_else(server: Li
     admin, _ = await login(server.base_url, "admin@acme.test", PASSWORD)
     member, _ = await login(server.base_url, "bo@acme.test", PASSWORD)
     other_admin, _ = await login(server.base_url, "eve@other.test", PASSWORD)
-    admin_panel = await subscriber(server, admin, allUsers=True)
-    other_panel = await subscriber(server, other_admin, allUsers=True)
+    admin_panel = await open_subscriber(server.ws_url, admin, allUsers=True)
+    other_panel = await open_subscriber(server.ws_url, other_admin, allUsers=True)
     member_panel = await GraphQLWebSocket.open(server.ws_url, member)
     await member_panel.acknowledged()
     await member_panel.subscribe(variables={"allUsers": True})
@@ -145,7 +137,7 @@ async def test_list_then_subscribe_from_its_event_cursor_misses_nothing(server: 
     listing = await graphql(server.base_url, "{ activeSessions { eventCursor nodes { id } } }", token=ana)
     cursor = listing["data"]["activeSessions"]["eventCursor"]
     _, between = await login(server.base_url, "ana@acme.test", PASSWORD)  # after the list, before the subscription
-    panel = await subscriber(server, ana, after=cursor)
+    panel = await open_subscriber(server.ws_url, ana, after=cursor)
     event = await panel.next_event()
     assert (event["type"], event["session"]["id"]) == ("CREATED", between["id"])
     assert await panel.events_until_quiet() == []
@@ -154,14 +146,14 @@ async def test_list_then_subscribe_from_its_event_cursor_misses_nothing(server: 
 
 async def test_resume_with_after_over_websocket_has_no_gap_and_no_duplicate(server: LiveServer) -> None:
     ana, _ = await login(server.base_url, "ana@acme.test", PASSWORD)
-    panel = await subscriber(server, ana)
+    panel = await open_subscriber(server.ws_url, ana)
     await login(server.base_url, "ana@acme.test", PASSWORD)
     last_seen = await panel.next_event()
     await panel.close()
 
     missed = [(await login(server.base_url, "ana@acme.test", PASSWORD))[1]["id"] for _ in range(3)]
     await graphql(server.base_url, LOGOUT_SESSION, {"id": missed[1]}, token=ana)
-    resumed = await subscriber(server, ana, after=last_seen["id"])
+    resumed = await open_subscriber(server.ws_url, ana, after=last_seen["id"])
     replayed = [await resumed.next_event() for _ in range(4)]
     assert [(e["type"], e["session"]["id"]) for e in replayed] == [
         ("CREATED", missed[0]),
@@ -181,7 +173,7 @@ async def test_concurrent_logouts_of_one_session_emit_one_ended_event(server: Li
     ana, _ = await login(server.base_url, "ana@acme.test", PASSWORD)
     admin, _ = await login(server.base_url, "admin@acme.test", PASSWORD)
     _, target = await login(server.base_url, "ana@acme.test", PASSWORD)
-    panel = await subscriber(server, admin, allUsers=True)
+    panel = await open_subscriber(server.ws_url, admin, allUsers=True)
     results = await asyncio.gather(
         *(graphql(server.base_url, LOGOUT_SESSION, {"id": target["id"]}, token=t) for t in (ana, admin, ana, admin))
     )
@@ -202,7 +194,7 @@ async def test_expired_sessions_end_live_with_expired(
     _, doomed = await login(server.base_url, "ana@acme.test", PASSWORD)
     await asyncio.sleep(1)
     watcher, _ = await login(server.base_url, "ana@acme.test", PASSWORD)  # expires a second after `doomed`
-    panel = await subscriber(server, watcher)
+    panel = await open_subscriber(server.ws_url, watcher)
     ended = await panel.next_event(timeout=5)
     assert (ended["type"], ended["session"]["id"]) == ("ENDED", doomed["id"])
     assert (ended["session"]["status"], ended["session"]["endReason"]) == ("ENDED", "EXPIRED")

@@ -18,7 +18,7 @@ from tests.bus.helpers import RedisServer, free_port
 from tests.support.cli import PASSWORD, create_user
 from tests.support.databases import fresh_postgres_database
 from tests.support.graphql_http import error_code, graphql, login
-from tests.support.graphql_ws import GraphQLWebSocket
+from tests.support.graphql_ws import GraphQLWebSocket, open_subscriber
 from tests.support.live_server import LiveServer
 from tests.support.private_postgres import PrivatePostgres
 
@@ -101,10 +101,7 @@ async def test_pubsub_connection_killed_mid_stream_loses_nothing(
     env = instance_env(database, private_redis.url)
     a, b = start_server(env), start_server(env)
     admin, _ = await login(b.base_url, "admin@acme.test", PASSWORD)
-    panel = await GraphQLWebSocket.open(b.ws_url, admin)
-    await panel.acknowledged()
-    await panel.subscribe(variables={"allUsers": True})
-    await asyncio.sleep(0.5)
+    panel = await open_subscriber(b.ws_url, admin, allUsers=True)
     baseline = await committed_event_ids(database)
 
     for round_number in range(3):
@@ -128,10 +125,7 @@ async def test_redis_restarted_mid_stream_loses_nothing(
     env = instance_env(database, private_redis.url)
     a, b = start_server(env), start_server(env)
     admin, _ = await login(b.base_url, "admin@acme.test", PASSWORD)
-    panel = await GraphQLWebSocket.open(b.ws_url, admin)
-    await panel.acknowledged()
-    await panel.subscribe(variables={"allUsers": True})
-    await asyncio.sleep(0.5)
+    panel = await open_subscriber(b.ws_url, admin, allUsers=True)
     baseline = await committed_event_ids(database)
 
     for _ in range(3):

@@ -12,21 +12,13 @@ import pytest
 from tests.scaleout.conftest import Fleet
 from tests.support.cli import PASSWORD
 from tests.support.graphql_http import IPHONE_SAFARI, error_code, graphql, login
-from tests.support.graphql_ws import GraphQLWebSocket
+from tests.support.graphql_ws import open_subscriber
 from tests.support.live_server import LiveServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 LOGOUT_SESSION = "mutation End($id: ID!) { logoutSession(id: $id) { session { id endedAt endReason } } }"
 VIEWER = "{ viewer { email } }"
-
-
-async def subscriber(server: LiveServer, token: str, **variables: object) -> GraphQLWebSocket:
-    socket = await GraphQLWebSocket.open(server.ws_url, token)
-    await socket.acknowledged()
-    await socket.subscribe(variables=dict(variables))
-    await asyncio.sleep(0.5)  # attached, and the bus subscription is in place
-    return socket
 
 
 async def count_events(database_url: str, kind: str, session_id: str | None = None) -> int:
@@ -42,7 +34,7 @@ async def count_events(database_url: str, kind: str, session_id: str | None = No
 
 async def test_a_login_on_a_appears_live_on_b(fleet: Fleet) -> None:
     ana, _ = await login(fleet.b.base_url, "ana@acme.test", PASSWORD)
-    panel = await subscriber(fleet.b, ana)
+    panel = await open_subscriber(fleet.b.ws_url, ana)
     _, phone = await login(fleet.a.base_url, "ana@acme.test", PASSWORD, user_agent=IPHONE_SAFARI)
     event = await panel.next_event(timeout=3)
     assert (event["type"], event["session"]["id"]) == ("CREATED", phone["id"])
@@ -52,7 +44,7 @@ async def test_a_login_on_a_appears_live_on_b(fleet: Fleet) -> None:
 async def test_a_logout_on_a_is_enforced_on_b_at_once(fleet: Fleet) -> None:
     laptop, _ = await login(fleet.a.base_url, "ana@acme.test", PASSWORD)
     phone, phone_session = await login(fleet.b.base_url, "ana@acme.test", PASSWORD, user_agent=IPHONE_SAFARI)
-    phone_socket = await subscriber(fleet.b, phone)
+    phone_socket = await open_subscriber(fleet.b.ws_url, phone)
     assert "errors" not in await graphql(fleet.b.base_url, VIEWER, token=phone)
 
     started = time.monotonic()
@@ -64,7 +56,7 @@ async def test_a_logout_on_a_is_enforced_on_b_at_once(fleet: Fleet) -> None:
 
 async def test_an_administrator_panel_on_b_sees_every_change_made_on_a(fleet: Fleet) -> None:
     admin, _ = await login(fleet.b.base_url, "admin@acme.test", PASSWORD)
-    panel = await subscriber(fleet.b, admin, allUsers=True)
+    panel = await open_subscriber(fleet.b.ws_url, admin, allUsers=True)
     bo, bo_session = await login(fleet.a.base_url, "bo@acme.test", PASSWORD)
     ana, ana_session = await login(fleet.a.base_url, "ana@acme.test", PASSWORD)
     await graphql(fleet.a.base_url, "mutation { logout { session { id } } }", token=bo)
@@ -117,7 +109,7 @@ async def test_expiry_sweeps_on_both_instances_end_each_session_once(
 
 async def test_subscribers_of_a_killed_instance_resume_on_the_other_and_miss_nothing(fleet: Fleet) -> None:
     ana, _ = await login(fleet.a.base_url, "ana@acme.test", PASSWORD)
-    panel = await subscriber(fleet.b, ana)
+    panel = await open_subscriber(fleet.b.ws_url, ana)
     await login(fleet.a.base_url, "ana@acme.test", PASSWORD)
     last = await panel.next_event(timeout=3)
 
@@ -125,7 +117,7 @@ async def test_subscribers_of_a_killed_instance_resume_on_the_other_and_miss_not
     assert await panel.close_code(timeout=3) in (None, 1006, 1011, 1012)
     missed = [(await login(fleet.a.base_url, "ana@acme.test", PASSWORD))[1]["id"] for _ in range(3)]
 
-    resumed = await subscriber(fleet.a, ana, after=last["id"])
+    resumed = await open_subscriber(fleet.a.ws_url, ana, after=last["id"])
     replayed = [await resumed.next_event(timeout=3) for _ in missed]
     assert [e["session"]["id"] for e in replayed] == missed
     _, live = await login(fleet.a.base_url, "ana@acme.test", PASSWORD)

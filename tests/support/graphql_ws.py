@@ -82,3 +82,12 @@ class GraphQLWebSocket:
 
     async def close(self) -> None:
         await self.connection.close()
+
+
+async def open_subscriber(ws_url: str, token: str, *, settle: float = 0.5, **variables: object) -> GraphQLWebSocket:
+    """Connect, authenticate, subscribe to sessionEvents, and give the server `settle` seconds to attach it."""
+    socket = await GraphQLWebSocket.open(ws_url, token)
+    await socket.acknowledged()
+    await socket.subscribe(variables=dict(variables))
+    await asyncio.sleep(settle)
+    return socket
