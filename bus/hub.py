@@ -71,16 +71,17 @@ class EventHub:
         return len(self._channels)
 
     async def publish(self, events: Sequence[EventRecord]) -> None:
-        """Deliver locally at once, then tell the other instances (a failure there is healed by reconcile)."""
+        """Tell the other instances first, then deliver here. In that order the bus write is not queued behind
+        this instance's own fan-out (waking local subscribers lets them run at the next await). A bus that is
+        down is skipped: other instances reconcile from the database."""
+        if self._transport.ready:
+            for event in events:
+                try:
+                    await self._transport.publish(self._prefix + event.account_id, event.to_json())
+                except Exception:
+                    log.warning("bus publish failed; other instances will reconcile from the database")
         for event in events:
             self._ingest(event)
-        if not self._transport.ready:
-            return  # the bus is down: other instances reconcile from the database, no need to wait on it
-        for event in events:
-            try:
-                await self._transport.publish(self._prefix + event.account_id, event.to_json())
-            except Exception:
-                log.warning("bus publish failed; other instances will reconcile from the database")
 
     async def attach(self, account_id: str, listener: Listener) -> None:
         while True:
