@@ -7,11 +7,12 @@ from collections.abc import AsyncGenerator
 import strawberry
 
 from core.clock import utc_now
-from core.errors import Unauthenticated
+from core.errors import ServiceUnavailable, Unauthenticated
 from resolvers.convert import to_event
 from schema.close_codes import SESSION_ENDED, SUBSCRIBER_TOO_SLOW
 from schema.context import Context
 from schema.types import SessionEvent
+from services.event_stream import SubscriberOverflow
 
 STREAM_ENDED = "Session ended."
 
@@ -24,8 +25,13 @@ async def session_events(
     socket = context.socket
     on_overflow = (lambda: socket.close_soon(*SUBSCRIBER_TOO_SLOW)) if socket is not None else None
     stream = context.services.events.events(caller, all_users=bool(all_users), after=after, on_overflow=on_overflow)
-    async for event in stream:
-        yield to_event(event, viewer_session_id=caller.session_id, now=utc_now())
+    try:
+        async for event in stream:
+            yield to_event(event, viewer_session_id=caller.session_id, now=utc_now())
+    except SubscriberOverflow:
+        if socket is not None:  # already closing with 1013
+            raise
+        raise ServiceUnavailable(f"{SUBSCRIBER_TOO_SLOW[1]}.") from None  # an HTTP stream has no close code
     # The stream ends only when the caller's own session has ended: close the socket as revoked. A stream over
     # HTTP (SSE, multipart) has no close code: its last message is this error, then it completes.
     if socket is not None:

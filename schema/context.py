@@ -52,10 +52,16 @@ class Context(BaseContext):
 
     @property
     def token(self) -> str | None:
+        """HTTP: the Authorization header. Websocket: `Authorization` (or `authorization`) in the connection_init
+        payload, as browsers send it; when the payload has neither, the handshake's Authorization header, which
+        gateways propagating the caller's headers to a subgraph send (browsers cannot set it on a websocket)."""
         header = self._authorization
-        if self.is_websocket and isinstance(self.connection_params, dict):
-            value = self.connection_params.get("Authorization", self.connection_params.get("authorization"))
-            header = value if isinstance(value, str) else None
+        params = self.connection_params if self.is_websocket and isinstance(self.connection_params, dict) else {}
+        for key in ("Authorization", "authorization"):
+            if key in params:
+                value = params[key]
+                header = value if isinstance(value, str) else None
+                break
         return bearer_token(header)
 
     async def viewer(self) -> Viewer:

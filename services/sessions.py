@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 SESSION_NOT_FOUND = "Session not found."
 USER_NOT_FOUND = "User not found."
+ID_MAX_LENGTH = 36  # every id column's width
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +84,13 @@ class SessionService:
         """The sessions among `session_ids` that the viewer may see (`may_see`, ended ones included), by id.
 
         Any other id, whether it exists or not, is simply absent: a lookup reveals nothing it would not list."""
-        if not session_ids:
+        wanted = {key for key in session_ids if may_exist(key)}
+        if not wanted:
             return {}
         query = (
             select(LoginSession, User)
             .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
-            .where(col(LoginSession.id).in_(set(session_ids)), col(LoginSession.account_id) == viewer.account_id)
+            .where(col(LoginSession.id).in_(wanted), col(LoginSession.account_id) == viewer.account_id)
         )
         if not viewer.is_admin:
             query = query.where(col(LoginSession.user_id) == viewer.user.id)
@@ -100,7 +102,7 @@ class SessionService:
     async def users_visible_to(self, viewer: Viewer, user_ids: Collection[str]) -> dict[str, UserRecord]:
         """The users among `user_ids` that the viewer may see, by id: themself, and for administrators every
         user of their account. Any other id, whether it exists or not, is simply absent."""
-        wanted = set(user_ids) if viewer.is_admin else set(user_ids) & {viewer.user.id}
+        wanted = {key for key in user_ids if may_exist(key)} if viewer.is_admin else set(user_ids) & {viewer.user.id}
         if not wanted:
             return {}
         query = select(User).where(col(User.id).in_(wanted), col(User.account_id) == viewer.account_id)
@@ -111,7 +113,7 @@ class SessionService:
     async def end_session(self, viewer: Viewer, session_id: str) -> SessionRecord:
         """End one session the viewer may see; an already ended one comes back unchanged, with no event."""
         async with self._database.session() as db, db.begin():
-            target = await load_session(db, session_id)
+            target = await load_session(db, session_id) if may_exist(session_id) else None
             if target is None or not may_see(viewer, target):
                 raise NotFound(SESSION_NOT_FOUND)
             if target.ended_at is not None:
@@ -145,6 +147,8 @@ class SessionService:
         if user_id is None or user_id == viewer.user.id:
             return LoginSession.user_id == viewer.user.id  # type: ignore[return-value]
         _require_admin(viewer)
+        if not may_exist(user_id):
+            raise NotFound(USER_NOT_FOUND)
         target = (await db.execute(select(col(User.account_id)).where(col(User.id) == user_id))).scalar_one_or_none()
         if target != viewer.account_id:
             raise NotFound(USER_NOT_FOUND)
@@ -154,6 +158,12 @@ class SessionService:
 def may_see(viewer: Viewer, session: SessionRecord) -> bool:
     """Own sessions for everyone; every session of the account for its administrators."""
     return session.user.id == viewer.user.id or (viewer.is_admin and session.user.account_id == viewer.account_id)
+
+
+def may_exist(key: str) -> bool:
+    """Whether an id from a client could be stored at all: a longer one, or one with a NUL character (which
+    PostgreSQL refuses outright, failing the query), matches nothing without asking the database."""
+    return len(key) <= ID_MAX_LENGTH and "\x00" not in key
 
 
 def _require_admin(viewer: Viewer) -> None:

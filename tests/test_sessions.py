@@ -129,6 +129,8 @@ async def test_unknown_foreign_and_random_ids_are_the_same_not_found(runtime: Ru
         (eve, bo_session.session.id),
         (ana, str(uuid.uuid4())),
         (ana, "x"),
+        (ana, "nul\x00byte"),  # PostgreSQL refuses NUL in text: never sent to it
+        (ana, "x" * 1000),
     ]:
         with pytest.raises(NotFound) as caught:
             await runtime.services.sessions.end_session(viewer, target)

@@ -1,4 +1,5 @@
-"""Prints the service's GraphQL SDL (committed as schema.graphql)."""
+"""Prints the service's GraphQL SDL, the federation subgraph SDL that `_service { sdl }` serves (committed as
+schema.graphql)."""
 
 from core.settings import Settings
 from schema.build import build_schema
