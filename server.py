@@ -37,6 +37,7 @@ from services.sessions import SessionService
 from services.sweeper import Sweeper
 from web.body_limit import BodySizeLimit
 from web.connections import ConnectionRegistry
+from web.drain import Drain, DrainingServer
 from web.graphql_router import SUBSCRIPTION_PROTOCOLS, SessionsGraphQLRouter, build_context
 from web.health import router as health_router
 from web.metrics import metrics_router
@@ -111,12 +112,15 @@ def tune_garbage_collector() -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    drain = Drain()
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        drain.bind()
         async with open_runtime(settings) as runtime:
             tune_garbage_collector()
             yield {
+                "drain": drain,
                 "services": runtime.services,
                 "registry": runtime.registry,
                 "database": runtime.database,
@@ -124,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
 
     app = FastAPI(title="Active Sessions", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.drain = drain
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestId)
     app.include_router(
@@ -156,8 +161,9 @@ def serve(
     """Run the service (the default command)."""
     settings = load_settings()
     configure_logging(log_format=settings.effective_log_format, debug=settings.debug)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
         proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the service itself
@@ -169,6 +175,7 @@ def serve(
         log_config=None,  # uvicorn's loggers go through ours (JSON in production)
         timeout_graceful_shutdown=settings.drain_seconds,
     )
+    DrainingServer(config, app.state.drain).run()
 
 
 def load_settings() -> Settings:

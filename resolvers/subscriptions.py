@@ -6,10 +6,11 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
+from core.async_streams import StreamStopped, until_set
 from core.clock import utc_now
 from core.errors import ServiceUnavailable, Unauthenticated
 from resolvers.convert import to_event
-from schema.close_codes import SESSION_ENDED, SUBSCRIBER_TOO_SLOW
+from schema.close_codes import SERVER_RESTARTING, SESSION_ENDED, SUBSCRIBER_TOO_SLOW
 from schema.context import Context
 from schema.types import SessionEvent
 from services.event_stream import SubscriberOverflow
@@ -25,9 +26,13 @@ async def session_events(
     socket = context.socket
     on_overflow = (lambda: socket.close_soon(*SUBSCRIBER_TOO_SLOW)) if socket is not None else None
     stream = context.services.events.events(caller, all_users=bool(all_users), after=after, on_overflow=on_overflow)
+    if socket is None and not context.is_websocket:  # SSE, multipart: end with a coded error when draining
+        stream = until_set(stream, context.draining)
     try:
         async for event in stream:
             yield to_event(event, viewer_session_id=caller.session_id, now=utc_now())
+    except StreamStopped:
+        raise ServiceUnavailable(f"{SERVER_RESTARTING[1]}; resubscribe with after.") from None
     except SubscriberOverflow:
         if socket is not None:  # already closing with 1013
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -39,6 +40,7 @@ class Context(BaseContext):
         user_agent: str | None,
         authorization: str | None,
         is_websocket: bool,
+        draining: asyncio.Event | None = None,
     ) -> None:
         super().__init__()
         self.services = services
@@ -46,6 +48,7 @@ class Context(BaseContext):
         self.user_agent = user_agent
         self._authorization = authorization
         self.is_websocket = is_websocket
+        self.draining = draining or asyncio.Event()
         self.connection_params: Any | None = None
         self.socket: LiveSocket | None = None
         self._viewer: Viewer | None = None

@@ -68,6 +68,7 @@ async def build_context(connection: HTTPConnection) -> Context:
         user_agent=connection.headers.get("user-agent"),
         authorization=connection.headers.get("authorization"),
         is_websocket=connection.scope["type"] == "websocket",
+        draining=connection.state.drain.started,
     )
 
 
