@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,6 @@ from web.metrics import metrics_router
 from web.request_id import RequestId
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-log = logging.getLogger("active_sessions")
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,10 +66,6 @@ class EventHub:
     def reconnects(self) -> int:
         return self._transport.reconnects
 
-    @property
-    def channel_count(self) -> int:
-        return len(self._channels)
-
     async def publish(self, events: Sequence[EventRecord]) -> None:
         """Tell the other instances first, then deliver here. In that order the bus write is not queued behind
         this instance's own fan-out (waking local subscribers lets them run at the next await). A bus that is

@@ -74,11 +74,6 @@ class Context(BaseContext):
         self._viewer = await self.services.access.authenticate(self.token)
         return self._viewer
 
-    @property
-    def last_viewer(self) -> Viewer | None:
-        """The viewer from the latest check, without a new database round trip."""
-        return self._viewer
-
 
 def bearer_token(header: str | None) -> str | None:
     if not header:

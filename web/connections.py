@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import defaultdict
 from datetime import datetime
 
@@ -16,8 +15,6 @@ from models import EventType
 from observability.metrics import REVOCATION_CLOSE_SECONDS, WEBSOCKET_CONNECTIONS
 from schema.close_codes import SESSION_ENDED
 from services.records import EventRecord
-
-log = logging.getLogger(__name__)
 
 
 class LiveConnection:
@@ -54,10 +51,6 @@ class ConnectionRegistry:
         self._hub = hub
         self._by_session: dict[str, set[LiveConnection]] = defaultdict(set)
         self._per_account: dict[str, int] = defaultdict(int)
-
-    @property
-    def open_count(self) -> int:
-        return sum(len(connections) for connections in self._by_session.values())
 
     def count_for_session(self, session_id: str) -> int:
         """Open sockets of one session on this instance."""

@@ -93,16 +93,31 @@ async def wait_ready(server: LiveServer, expected: bool, timeout: float = 15) ->
         await asyncio.sleep(0.2)
 
 
-async def test_pubsub_connection_killed_mid_stream_loses_nothing(
+async def writer_and_watcher(
     database: str, private_redis: RedisServer, start_server: Callable[..., LiveServer]
-) -> None:
-    """Injected: CLIENT KILL TYPE pubsub on Redis while events flow from A to a subscriber on B."""
+) -> tuple[LiveServer, LiveServer, GraphQLWebSocket, list[int]]:
+    """Instances A (where changes are made) and B (an administrator's panel), and the events before the fault."""
     private_redis.start()
     env = instance_env(database, private_redis.url)
     a, b = start_server(env), start_server(env)
     admin, _ = await login(b.base_url, "admin@acme.test", PASSWORD)
     panel = await open_subscriber(b.ws_url, admin, allUsers=True)
-    baseline = await committed_event_ids(database)
+    return a, b, panel, await committed_event_ids(database)
+
+
+async def assert_nothing_lost(database: str, baseline: list[int], panel: GraphQLWebSocket) -> None:
+    """The panel received every event committed since `baseline`, in order, once."""
+    expected = [i for i in await committed_event_ids(database) if i not in baseline]
+    received = await collect(panel, len(expected))
+    assert received == expected, tally(expected, received)
+    await panel.close()
+
+
+async def test_pubsub_connection_killed_mid_stream_loses_nothing(
+    database: str, private_redis: RedisServer, start_server: Callable[..., LiveServer]
+) -> None:
+    """Injected: CLIENT KILL TYPE pubsub on Redis while events flow from A to a subscriber on B."""
+    a, _b, panel, baseline = await writer_and_watcher(database, private_redis, start_server)
 
     for round_number in range(3):
         for _ in range(5):
@@ -111,22 +126,14 @@ async def test_pubsub_connection_killed_mid_stream_loses_nothing(
             killer = Redis.from_url(private_redis.url)
             assert await killer.client_kill_filter(_type="pubsub") >= 1
             await killer.aclose()
-    expected = [i for i in await committed_event_ids(database) if i not in baseline]
-    received = await collect(panel, len(expected))
-    assert received == expected, tally(expected, received)
-    await panel.close()
+    await assert_nothing_lost(database, baseline, panel)
 
 
 async def test_redis_restarted_mid_stream_loses_nothing(
     database: str, private_redis: RedisServer, start_server: Callable[..., LiveServer]
 ) -> None:
     """Injected: Redis stopped while A keeps committing, then started again on the same port."""
-    private_redis.start()
-    env = instance_env(database, private_redis.url)
-    a, b = start_server(env), start_server(env)
-    admin, _ = await login(b.base_url, "admin@acme.test", PASSWORD)
-    panel = await open_subscriber(b.ws_url, admin, allUsers=True)
-    baseline = await committed_event_ids(database)
+    a, b, panel, baseline = await writer_and_watcher(database, private_redis, start_server)
 
     for _ in range(3):
         await login(a.base_url, "ana@acme.test", PASSWORD)
@@ -139,10 +146,7 @@ async def test_redis_restarted_mid_stream_loses_nothing(
     for _ in range(3):
         await login(a.base_url, "ana@acme.test", PASSWORD)
 
-    expected = [i for i in await committed_event_ids(database) if i not in baseline]
-    received = await collect(panel, len(expected))
-    assert received == expected, tally(expected, received)
-    await panel.close()
+    await assert_nothing_lost(database, baseline, panel)
 
 
 async def test_redis_down_at_start_then_back(
