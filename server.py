@@ -27,6 +27,7 @@ from observability.metrics import watch_bus_reconnects
 from schema.build import build_schema
 from schema.close_codes import SERVER_RESTARTING
 from schema.context import Services
+from schema.shared_execution import SharedResults
 from services.access import AccessService
 from services.accounts import create_user
 from services.event_log import EventLog
@@ -41,6 +42,7 @@ from web.graphql_router import SUBSCRIPTION_PROTOCOLS, SessionsGraphQLRouter, bu
 from web.health import router as health_router
 from web.metrics import metrics_router
 from web.request_id import RequestId
+from web.server_send import KeepServerSend
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -76,6 +78,7 @@ async def open_runtime(settings: Settings, *, run_sweeper: bool = True) -> Async
         sessions=SessionService(database, publisher, settings),
         events=EventStream(hub, event_log, max_pending=settings.subscriber_queue_size),
         settings=settings,
+        shared_results=SharedResults(),
     )
     registry = ConnectionRegistry(hub)
     sweeper = Sweeper(database, publisher, settings)
@@ -129,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.drain = drain
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestId)
+    app.add_middleware(KeepServerSend)  # outermost of ours: the server's own websocket send
     app.include_router(
         SessionsGraphQLRouter(
             build_schema(settings),

@@ -67,8 +67,8 @@ class EventHub:
         return self._transport.reconnects
 
     async def publish(self, events: Sequence[EventRecord]) -> None:
-        """Tell the other instances first, then deliver here. In that order the bus write is not queued behind
-        this instance's own fan-out (waking local subscribers lets them run at the next await). A bus that is
+        """Tell the other instances, then deliver here as soon as the publisher yields to the event loop: the
+        bus write and the publisher's own answer are not queued behind this instance's fan-out. A bus that is
         down is skipped: other instances reconcile from the database."""
         if self._transport.ready:
             for event in events:
@@ -76,6 +76,9 @@ class EventHub:
                     await self._transport.publish(self._prefix + event.account_id, event.to_json())
                 except Exception:
                     log.warning("bus publish failed; other instances will reconcile from the database")
+        asyncio.get_running_loop().call_soon(self._ingest_all, list(events))
+
+    def _ingest_all(self, events: list[EventRecord]) -> None:
         for event in events:
             self._ingest(event)
 

@@ -27,6 +27,12 @@ EVENTS_PUBLISHED = Counter(
 EVENTS_DELIVERED = Counter(
     "active_sessions_events_delivered", "Session events handed to subscribers of this instance.", registry=REGISTRY
 )
+EVENT_EXECUTIONS = Counter(
+    "active_sessions_event_executions",
+    "Subscription documents executed on an event over websockets: one per document, variables and isCurrent, "
+    "whose result every matching subscriber shares.",
+    registry=REGISTRY,
+)
 EVENTS_DROPPED = Counter(
     "active_sessions_events_dropped",
     "Session events not delivered: a subscriber fell too far behind (it is disconnected and resumes with after).",

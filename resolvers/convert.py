@@ -43,7 +43,7 @@ def to_session(
     )
 
 
-def to_event(record: EventRecord, *, viewer_session_id: str, now: datetime) -> SessionEvent:
+def to_event(record: EventRecord, *, viewer_session_id: str | None, now: datetime) -> SessionEvent:
     return SessionEvent(
         id=strawberry.ID(str(record.id)),
         type=SessionEventType(record.type.value),

@@ -1,4 +1,8 @@
-"""Subscription resolvers: authorise, then relay the service's event stream."""
+"""Subscription resolvers: authorise, then relay the service's event stream.
+
+On a websocket the events skip Strawberry's per-result path: `EventFrames` writes each as a ready frame whose
+payload is executed once for every subscriber of the same document (`schema.shared_execution`), and this
+resolver never yields. Streams over HTTP (SSE, multipart) yield each event through Strawberry."""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from core.async_streams import StreamStopped, until_set
 from core.clock import utc_now
 from core.errors import ServiceUnavailable, Unauthenticated
 from resolvers.convert import to_event
+from resolvers.event_frames import EventFrames
 from schema.close_codes import SERVER_RESTARTING, SESSION_ENDED, SUBSCRIBER_TOO_SLOW
-from schema.context import Context
+from schema.context import SOCKET_OPERATION, Context
 from schema.types import SessionEvent
 from services.event_stream import SubscriberOverflow
 
@@ -24,6 +29,12 @@ async def session_events(
     context = info.context
     caller = await context.viewer()
     socket = context.socket
+    operation = SOCKET_OPERATION.get()
+    if socket is not None and operation is not None:
+        frames = EventFrames(info, operation, socket, caller.session_id)
+        await context.services.events.push(caller, all_users=bool(all_users), after=after, sink=frames)
+        await socket.close(*SESSION_ENDED)  # the caller's own session ended: the socket is revoked
+        return
     on_overflow = (lambda: socket.close_soon(*SUBSCRIBER_TOO_SLOW)) if socket is not None else None
     stream = context.services.events.events(caller, all_users=bool(all_users), after=after, on_overflow=on_overflow)
     if socket is None and not context.is_websocket:  # SSE, multipart: end with a coded error when draining

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from strawberry.fastapi import BaseContext
 
 from core.settings import Settings
+from schema.shared_execution import SharedResults
 from services.access import AccessService
 from services.event_stream import EventStream
 from services.sessions import SessionService
@@ -21,6 +24,7 @@ class Services:
     sessions: SessionService
     events: EventStream
     settings: Settings
+    shared_results: SharedResults
 
 
 class LiveSocket(Protocol):
@@ -29,6 +33,33 @@ class LiveSocket(Protocol):
     async def close(self, code: int, reason: str) -> None: ...
 
     def close_soon(self, code: int, reason: str) -> None: ...
+
+    def send_frame(self, frame: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SocketOperation:
+    """A websocket operation as its protocol message named it: the key under which its results are shared, and
+    the text its every result frame starts with (the frame is that text, the JSON payload, then `}`)."""
+
+    id: str
+    result_key: str
+    frame_start: str
+
+    @classmethod
+    def create(
+        cls, *, operation_id: str, query: str, variables: object, operation_name: object, legacy: bool
+    ) -> SocketOperation:
+        quoted_id = json.dumps(operation_id)
+        frame_start = (
+            f'{{"type":"data","id":{quoted_id},"payload":' if legacy else f'{{"id":{quoted_id},"type":"next","payload":'
+        )
+        result_key = json.dumps([query, operation_name, variables], sort_keys=True, separators=(",", ":"))
+        return cls(id=operation_id, result_key=result_key, frame_start=frame_start)
+
+
+# Set by the websocket protocol handlers around an operation's start: its task, and so its resolvers, see it.
+SOCKET_OPERATION: ContextVar[SocketOperation | None] = ContextVar("socket_operation", default=None)
 
 
 class Context(BaseContext):

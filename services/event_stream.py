@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
@@ -26,8 +27,18 @@ class LiveEvents(Protocol):
     async def next(self) -> EventRecord: ...
 
 
+class EventSink(Protocol):
+    """Receives a viewer's events, one call each, in order, inside the delivering code (it must not block)."""
+
+    def deliver(self, event: EventRecord) -> None: ...
+
+
 class EventSource(Protocol):
     """Live events of one account, in order (implemented by the bus hub)."""
+
+    async def attach(self, account_id: str, listener: EventSink) -> None: ...
+
+    async def detach(self, account_id: str, listener: EventSink) -> None: ...
 
     def subscribe(
         self, account_id: str, *, max_pending: int, on_overflow: Callable[[], None] | None = None
@@ -45,11 +56,7 @@ class EventStream:
     ) -> AsyncGenerator[EventRecord, None]:
         """Ends (without a further event) once the viewer's own session has ended. A reader that falls
         `max_pending` events behind gets `SubscriberOverflow` (and `on_overflow` is called at once)."""
-        if all_users and not viewer.is_admin:
-            raise Forbidden("Only administrators of the account may watch every user's sessions.")
-        last_id = _parse_cursor(after)
-        if after is not None and last_id < await self._event_log.pruned_through(viewer.account_id):
-            raise CursorExpired(CURSOR_EXPIRED_MESSAGE)
+        last_id = await self._start_point(viewer, all_users=all_users, after=after)
         user_id = None if all_users else viewer.user.id
         # Listen first, then replay: whatever commits in between arrives twice and is dropped by id.
         async with self._source.subscribe(
@@ -64,6 +71,42 @@ class EventStream:
                     yield event
             finally:
                 SUBSCRIPTIONS.dec()
+
+    async def push(self, viewer: Viewer, *, all_users: bool, after: str | None, sink: EventSink) -> None:
+        """The same events as `events`, handed to `sink` as they happen, with no task or queue of their own: the
+        fan-out to thousands of subscribers costs one call each. Returns once the viewer's own session has
+        ended; cancel it to stop. A sink that cannot keep up is the sink's to cut off."""
+        last_id = await self._start_point(viewer, all_users=all_users, after=after)
+        listener = _PushListener(sink, viewer, user_id=None if all_users else viewer.user.id, last_id=last_id)
+        await self._source.attach(viewer.account_id, listener)  # listen first, then replay (duplicates drop by id)
+        SUBSCRIPTIONS.inc()
+        try:
+            if after is not None:
+                await self._replay_into(listener, viewer)
+            listener.go_live()
+            await listener.ended
+        finally:
+            SUBSCRIPTIONS.dec()
+            await self._source.detach(viewer.account_id, listener)
+
+    async def _replay_into(self, listener: _PushListener, viewer: Viewer) -> None:
+        while not listener.ended.done():
+            batch = await self._event_log.after_id(
+                account_id=viewer.account_id, after_id=listener.last_id, user_id=listener.user_id
+            )
+            for event in batch:
+                listener.offer(event)
+            if len(batch) < MAX_REPLAY_BATCH:
+                return
+
+    async def _start_point(self, viewer: Viewer, *, all_users: bool, after: str | None) -> int:
+        """The id after which the viewer's stream starts, once the viewer may watch it at all."""
+        if all_users and not viewer.is_admin:
+            raise Forbidden("Only administrators of the account may watch every user's sessions.")
+        last_id = _parse_cursor(after)
+        if after is not None and last_id < await self._event_log.pruned_through(viewer.account_id):
+            raise CursorExpired(CURSOR_EXPIRED_MESSAGE)
+        return last_id
 
     async def _replay_then_live(
         self, viewer: Viewer, live: LiveEvents, *, replay: bool, last_id: int, user_id: str | None
@@ -87,6 +130,44 @@ class EventStream:
             if _ends_viewer(event, viewer):
                 return
             yield event
+
+
+class _PushListener:
+    """One subscriber on the hub: holds live events back while the replay runs, then passes each event in the
+    viewer's scope to the sink once, in order, and stops at the viewer's own ENDED."""
+
+    __slots__ = ("_held", "_sink", "_viewer", "ended", "last_id", "user_id")
+
+    def __init__(self, sink: EventSink, viewer: Viewer, *, user_id: str | None, last_id: int) -> None:
+        self._sink = sink
+        self._viewer = viewer
+        self.user_id = user_id
+        self.last_id = last_id
+        self._held: list[EventRecord] | None = []
+        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def deliver(self, event: EventRecord) -> None:
+        if self._held is not None:
+            self._held.append(event)
+        else:
+            self.offer(event)
+
+    def go_live(self) -> None:
+        held, self._held = self._held or [], None
+        for event in held:
+            self.offer(event)
+
+    def offer(self, event: EventRecord) -> None:
+        if self.ended.done() or event.id <= self.last_id:
+            return
+        if self.user_id is not None and event.session.user.id != self.user_id:
+            return
+        self.last_id = event.id
+        if _ends_viewer(event, self._viewer):
+            self.ended.set_result(None)
+            return
+        EVENTS_DELIVERED.inc()
+        self._sink.deliver(event)
 
 
 def _ends_viewer(event: EventRecord, viewer: Viewer) -> bool:

@@ -13,17 +13,29 @@ from bus.hub import EventHub
 from core.clock import utc_now
 from models import EventType
 from observability.metrics import REVOCATION_CLOSE_SECONDS, WEBSOCKET_CONNECTIONS
-from schema.close_codes import SESSION_ENDED
+from schema.close_codes import SESSION_ENDED, SUBSCRIBER_TOO_SLOW
 from services.records import EventRecord
+from web.frame_writer import FrameWriter
+from web.server_send import SERVER_SEND
 
 
 class LiveConnection:
-    def __init__(self, websocket: WebSocket, *, session_id: str, account_id: str) -> None:
+    def __init__(self, websocket: WebSocket, *, session_id: str, account_id: str, max_pending: int) -> None:
         self.websocket = websocket
         self.session_id = session_id
         self.account_id = account_id
         self.closed = False
         self._closing: asyncio.Task[None] | None = None
+        self._writer = FrameWriter(
+            websocket.scope.get("state", {}).get(SERVER_SEND, websocket.send),
+            limit=max_pending,
+            on_overflow=lambda: self.close_soon(*SUBSCRIBER_TOO_SLOW),
+        )
+
+    def send_frame(self, frame: str) -> None:
+        """Queue a ready-made text frame; it leaves at once unless the client has stopped reading."""
+        if not self.closed:
+            self._writer.write(frame)
 
     def close_soon(self, code: int, reason: str, *, ended_at: datetime | None = None) -> None:
         """Close from synchronous code (the hub's fan-out) without waiting for it. `ended_at`: when the

@@ -96,7 +96,12 @@ class SessionsGraphQLRouter(GraphQLRouter[Context, None]):
             raise ConnectionRejectionError(
                 {"code": TOO_MANY_CONNECTIONS, "message": "Too many open websockets for this session."}
             )
-        connection = LiveConnection(websocket, session_id=viewer.session_id, account_id=viewer.account_id)
+        connection = LiveConnection(
+            websocket,
+            session_id=viewer.session_id,
+            account_id=viewer.account_id,
+            max_pending=context.services.settings.subscriber_queue_size,
+        )
         context.socket = connection
         await registry.register(connection)
         return None

@@ -30,7 +30,7 @@ class RequestId:
                 message["headers"] = [*message["headers"], (b"x-request-id", value.encode())]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
+        try:  # a websocket sends no response headers: its sends (thousands per event) pass straight through
+            await self.app(scope, receive, send_with_id if scope["type"] == "http" else send)
         finally:
             log_context.request_id.reset(token)

@@ -6,6 +6,8 @@ any malformed message closes the socket with **4400** and a short reason, as the
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -13,6 +15,8 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
+
+from schema.context import SOCKET_OPERATION, SocketOperation
 
 BAD_MESSAGE = 4400
 MAX_CLOSE_REASON_BYTES = 123  # a close frame carries at most 125 bytes, two of them the code
@@ -80,7 +84,11 @@ class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
                 }
             )
             return
-        await super().handle_message(message)
+        if message["type"] != "subscribe":
+            await super().handle_message(message)
+            return
+        async with _operation_started(message["id"], message["payload"], legacy=False):
+            await super().handle_message(message)
 
     async def handle_task_exception(self, error: Exception) -> None:
         # An operation finishing after the server closed its socket (revocation: 4401, shutdown: 1012) cannot
@@ -104,4 +112,25 @@ class GuardedLegacyWSHandler(BaseGraphQLWSHandler[Any, None]):
         if problem := legacy_ws_problem(message):
             await self.websocket.close(code=BAD_MESSAGE, reason=problem)
             return
-        await super().handle_message(message)
+        if message["type"] != "start":
+            await super().handle_message(message)
+            return
+        async with _operation_started(message["id"], message["payload"], legacy=True):
+            await super().handle_message(message)
+
+
+@contextlib.asynccontextmanager
+async def _operation_started(operation_id: str, payload: Any, *, legacy: bool) -> AsyncIterator[None]:
+    """The operation's task, created inside, sees which operation it runs (`SOCKET_OPERATION`)."""
+    operation = SocketOperation.create(
+        operation_id=operation_id,
+        query=payload["query"],
+        variables=payload.get("variables"),
+        operation_name=payload.get("operationName"),
+        legacy=legacy,
+    )
+    token = SOCKET_OPERATION.set(operation)
+    try:
+        yield
+    finally:
+        SOCKET_OPERATION.reset(token)

@@ -1,0 +1,69 @@
+"""Writes ready-made text frames to one websocket, in order, without a task per frame.
+
+A frame is sent inline (`start_eagerly`) while the socket takes it; once a send has to wait (the client stopped
+reading and the transport paused), later frames queue behind it, and a client `limit` frames behind is cut off:
+memory per socket stays bounded and one slow client never holds up the fan-out to the others."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Coroutine, MutableMapping
+from typing import Any
+
+from core.eager import start_eagerly
+from observability.metrics import EVENTS_DROPPED
+
+Send = Callable[[MutableMapping[str, Any]], Coroutine[Any, Any, None]]
+
+
+class FrameWriter:
+    __slots__ = ("_backlog", "_limit", "_on_overflow", "_send", "_waiting", "closed")
+
+    def __init__(self, send: Send, *, limit: int, on_overflow: Callable[[], None]) -> None:
+        self._send = send
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self._backlog: deque[str] = deque()
+        self._waiting: asyncio.Task[None] | None = None
+        self.closed = False
+
+    @property
+    def pending(self) -> int:
+        """Frames not yet handed to the transport (the one being sent included)."""
+        return len(self._backlog) + (self._waiting is not None)
+
+    def write(self, frame: str) -> None:
+        if self.closed:
+            return
+        if self._waiting is None:
+            self._start(frame)
+        elif self.pending + 1 > self._limit:
+            self.closed = True
+            EVENTS_DROPPED.labels(reason="subscriber_too_slow").inc(len(self._backlog) + 1)
+            self._backlog.clear()
+            self._on_overflow()
+        else:
+            self._backlog.append(frame)
+
+    def _start(self, frame: str) -> None:
+        coroutine = self._send({"type": "websocket.send", "text": frame})
+        try:
+            self._waiting = start_eagerly(coroutine)
+        except Exception:  # the socket is closing or gone: nothing more will be sent on it
+            self._gone()
+            return
+        if self._waiting is not None:
+            self._waiting.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._waiting = None
+        if task.cancelled() or task.exception() is not None:
+            self._gone()
+            return
+        while self._backlog and self._waiting is None and not self.closed:
+            self._start(self._backlog.popleft())
+
+    def _gone(self) -> None:
+        self.closed = True
+        self._backlog.clear()
