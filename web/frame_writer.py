@@ -24,14 +24,14 @@ class FrameWriter:
         self._send = send
         self._limit = limit
         self._on_overflow = on_overflow
-        self._backlog: deque[str] = deque()
+        self._backlog: deque[str] | None = None  # made when a send first has to wait (an empty deque is 600 B)
         self._waiting: asyncio.Task[None] | None = None
         self.closed = False
 
     @property
     def pending(self) -> int:
         """Frames not yet handed to the transport (the one being sent included)."""
-        return len(self._backlog) + (self._waiting is not None)
+        return len(self._backlog or ()) + (self._waiting is not None)
 
     def write(self, frame: str) -> None:
         if self.closed:
@@ -39,11 +39,12 @@ class FrameWriter:
         if self._waiting is None:
             self._start(frame)
         elif self.pending + 1 > self._limit:
-            self.closed = True
-            EVENTS_DROPPED.labels(reason="subscriber_too_slow").inc(len(self._backlog) + 1)
-            self._backlog.clear()
+            EVENTS_DROPPED.labels(reason="subscriber_too_slow").inc(self.pending)
+            self._gone()
             self._on_overflow()
         else:
+            if self._backlog is None:
+                self._backlog = deque()
             self._backlog.append(frame)
 
     def _start(self, frame: str) -> None:
@@ -63,7 +64,9 @@ class FrameWriter:
             return
         while self._backlog and self._waiting is None and not self.closed:
             self._start(self._backlog.popleft())
+        if not self._backlog:
+            self._backlog = None
 
     def _gone(self) -> None:
         self.closed = True
-        self._backlog.clear()
+        self._backlog = None

@@ -12,7 +12,7 @@ from typing import Any
 
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
 
@@ -89,6 +89,13 @@ class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
             return
         async with _operation_started(message["id"], message["payload"], legacy=False):
             await super().handle_message(message)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        if self.connection_init_received:
+            # The cancelled timeout task would otherwise keep its CancelledError, traceback and frames for the
+            # connection's whole life (a few KiB on every one of thousands of idle sockets).
+            self.connection_init_timeout_task = None
 
     async def handle_task_exception(self, error: Exception) -> None:
         # An operation finishing after the server closed its socket (revocation: 4401, shutdown: 1012) cannot
