@@ -51,12 +51,28 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        # SQLite begins every transaction IMMEDIATE (see above): its reads keep ordinary sessions.
+        reads = engine if engine.dialect.name == "sqlite" else engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_sessions = async_sessionmaker(reads, class_=AsyncSession, expire_on_commit=False)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session whose connection failures surface as `SERVICE_UNAVAILABLE`."""
+        async with self._mapped_failures(self._sessions) as session:
+            yield session
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only. On PostgreSQL each statement runs on its own, with no BEGIN and ROLLBACK
+        round trips around them (under READ COMMITTED two statements never shared a snapshot anyway)."""
+        async with self._mapped_failures(self._read_sessions) as session:
+            yield session
+
+    @staticmethod
+    @asynccontextmanager
+    async def _mapped_failures(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
         try:
-            async with self._sessions() as session:
+            async with sessions() as session:
                 yield session
         except (OperationalError, InterfaceError, OSError, ConnectionError) as exc:
             raise ServiceUnavailable("The database is unavailable; try again shortly.") from exc

@@ -96,7 +96,7 @@ class AccessService:
             raise Unauthenticated(INVALID_TOKEN)
         now = utc_now()
         events: list[EventRecord] = []
-        async with self._database.session() as db, db.begin():
+        async with self._database.read_session() as db:
             found = (
                 await db.execute(
                     select(LoginSession, User)
@@ -104,14 +104,17 @@ class AccessService:
                     .where(LoginSession.token_hash == hash_token(token))  # type: ignore[arg-type]
                 )
             ).first()
-            if found is None or found[0].ended_at is not None:
-                raise Unauthenticated(INVALID_TOKEN)
-            session, user = found
-            expired = session.expires_at <= now
-            if expired:
-                _, events = await end_where(db, LoginSession.id == session.id, EndReason.EXPIRED, now)  # type: ignore[arg-type]
-            elif now - session.last_seen_at >= timedelta(seconds=self._settings.touch_interval_seconds):
-                events = await self._touch(db, session, user, now)
+        if found is None or found[0].ended_at is not None:
+            raise Unauthenticated(INVALID_TOKEN)
+        session, user = found
+        expired = session.expires_at <= now
+        touch_due = now - session.last_seen_at >= timedelta(seconds=self._settings.touch_interval_seconds)
+        if expired or touch_due:  # both writes are conditional: a change committed meanwhile makes them no-ops
+            async with self._database.session() as db, db.begin():
+                if expired:
+                    _, events = await end_where(db, LoginSession.id == session.id, EndReason.EXPIRED, now)  # type: ignore[arg-type]
+                else:
+                    events = await self._touch(db, session, user, now)
         if events:
             await self._publisher.publish(events)
         if expired:

@@ -53,7 +53,7 @@ class SessionService:
             raise BadUserInput(f"first must be between 0 and {self._settings.max_page_size}.")
         if user_id is not None and all_users:
             raise BadUserInput("Pass either userId or allUsers, not both.")
-        async with self._database.session() as db:
+        async with self._database.read_session() as db:
             scope = await self._scope(db, viewer, user_id=user_id, all_users=all_users)
             now = utc_now()
             open_in_scope = and_(scope, col(LoginSession.ended_at).is_(None), col(LoginSession.expires_at) > now)
