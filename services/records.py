@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Row
+
 from models import DeviceType, EndReason, EventType, LoginSession, SessionEvent, SessionStatus, User
 
 
@@ -83,7 +85,12 @@ def user_record(user: User) -> UserRecord:
     return UserRecord(id=user.id, account_id=user.account_id, email=user.email, is_admin=user.is_admin)
 
 
-def session_record(row: LoginSession, user: UserRecord) -> SessionRecord:
+AnyRow = Row[*tuple[Any, ...]]
+# Every column of `login_session`, to select as a core row (which `session_record` reads like an entity).
+LOGIN_SESSION_COLUMNS = tuple(LoginSession.__table__.columns)  # type: ignore[attr-defined]
+
+
+def session_record(row: LoginSession | AnyRow, user: UserRecord) -> SessionRecord:
     return SessionRecord(
         id=row.id,
         user=user,

@@ -20,7 +20,7 @@ from core.errors import BadUserInput, Forbidden, NotFound
 from core.settings import Settings
 from models import EndReason, LoginSession, User
 from services.event_log import EventPublisher, latest_event_id_of
-from services.records import SessionRecord, UserRecord, session_record, user_record
+from services.records import LOGIN_SESSION_COLUMNS, AnyRow, SessionRecord, UserRecord, session_record, user_record
 from services.session_store import end_where, load_session
 from services.viewer import Viewer
 
@@ -62,7 +62,12 @@ class SessionService:
             count = select(func.count()).select_from(LoginSession).where(open_in_scope).scalar_subquery()
             total, latest_event = (await db.execute(select(count, latest_event_id_of(viewer.account_id)))).one()
             event_cursor = int(latest_event or 0)
-            query = select(LoginSession, User).join(User, User.id == LoginSession.user_id).where(open_in_scope)  # type: ignore[arg-type]
+            # Core rows, not ORM entities: a page is read, converted and dropped, nothing to track.
+            query = (
+                select(*LOGIN_SESSION_COLUMNS, col(User.email), col(User.is_admin))
+                .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
+                .where(open_in_scope)
+            )
             if after is not None:
                 created_at, session_id = _decode_cursor(after)
                 query = query.where(
@@ -73,7 +78,12 @@ class SessionService:
                 )
             query = query.order_by(LoginSession.created_at.desc(), LoginSession.id.desc()).limit(first + 1)  # type: ignore[attr-defined]
             rows = (await db.execute(query)).all()
-        records = [session_record(row, user_record(user)) for row, user in rows[:first]]
+        records = [
+            session_record(
+                row, UserRecord(id=row.user_id, account_id=row.account_id, email=row.email, is_admin=row.is_admin)
+            )
+            for row in rows[:first]
+        ]
         return SessionPage(
             sessions=records,
             cursors=[_encode_cursor(record) for record in records],
@@ -155,6 +165,11 @@ class SessionService:
         if target != viewer.account_id:
             raise NotFound(USER_NOT_FOUND)
         return LoginSession.user_id == user_id  # type: ignore[return-value]
+
+
+def _row_user(row: AnyRow) -> UserRecord:
+    """The user of a page row: its session's user and account, with the joined email and role."""
+    return UserRecord(id=row.user_id, account_id=row.account_id, email=row.email, is_admin=row.is_admin)
 
 
 def may_see(viewer: Viewer, session: SessionRecord) -> bool:
