@@ -18,7 +18,7 @@ from services.records import EventRecord
 class EventFrames:
     """An `EventSink` that writes each event to the socket as the operation's `next` (or legacy `data`) frame."""
 
-    __slots__ = ("_frame_start", "_operation", "_results", "_session_id", "_socket")
+    __slots__ = ("_frame_start", "_operation", "_results", "_session_id", "_socket", "active")
 
     def __init__(
         self, info: strawberry.Info[Context, None], operation: SocketOperation, socket: LiveSocket, session_id: str
@@ -32,6 +32,7 @@ class EventFrames:
         self._frame_start = operation.frame_start
         self._socket = socket
         self._session_id = session_id
+        self.active = True  # until the operation ends: its frames still queued are then dropped
 
     def deliver(self, event: EventRecord) -> None:
         current = event.session.id == self._session_id  # `isCurrent`: the one field that differs per viewer
@@ -40,4 +41,4 @@ class EventFrames:
             (event.id, current),
             lambda: to_event(event, viewer_session_id=self._session_id if current else None, now=utc_now()),
         )
-        self._socket.send_frame(self._frame_start + payload + "}")
+        self._socket.send_frame(self._frame_start + payload + "}", self)

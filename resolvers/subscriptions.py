@@ -32,7 +32,10 @@ async def session_events(
     operation = SOCKET_OPERATION.get()
     if socket is not None and operation is not None:
         frames = EventFrames(info, operation, socket, caller.session_id)
-        await context.services.events.push(caller, all_users=bool(all_users), after=after, sink=frames)
+        try:
+            await context.services.events.push(caller, all_users=bool(all_users), after=after, sink=frames)
+        finally:
+            frames.active = False
         await socket.close(*SESSION_ENDED)  # the caller's own session ended: the socket is revoked
         return
     on_overflow = (lambda: socket.close_soon(*SUBSCRIBER_TOO_SLOW)) if socket is not None else None

@@ -34,7 +34,15 @@ class LiveSocket(Protocol):
 
     def close_soon(self, code: int, reason: str) -> None: ...
 
-    def send_frame(self, frame: str) -> None: ...
+    def send_frame(self, frame: str, owner: FrameOwner) -> None: ...
+
+
+class FrameOwner(Protocol):
+    """Who a queued frame is for: once it is no longer `active` (its operation completed), its frames that have
+    not left yet are dropped, so nothing follows the operation's end or reaches a new operation with its id."""
+
+    @property
+    def active(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from core.clock import utc_now
 from core.database import Database
@@ -141,7 +142,15 @@ class AccessService:
                 .execution_options(synchronize_session=False, populate_existing=True)
             )
         ).scalar_one_or_none()
-        if changed is None or not was_idle:
+        if changed is None:
+            # Not touched: another request touched it first, or it ended since the token was read.
+            ended_at = (
+                await db.execute(select(col(LoginSession.ended_at)).where(col(LoginSession.id) == session.id))
+            ).scalar_one_or_none()
+            if ended_at is not None:
+                raise Unauthenticated(INVALID_TOKEN)
+            return []
+        if not was_idle:
             return []
         return [await append_event(db, EventType.UPDATED, session_record(changed, user_record(user)))]
 

@@ -14,6 +14,7 @@ from core.clock import utc_now
 from models import EventType
 from observability.metrics import REVOCATION_CLOSE_SECONDS, WEBSOCKET_CONNECTIONS
 from schema.close_codes import SESSION_ENDED, SUBSCRIBER_TOO_SLOW
+from schema.context import FrameOwner
 from services.records import EventRecord
 from web.frame_writer import FrameWriter
 from web.server_send import SERVER_SEND
@@ -32,10 +33,10 @@ class LiveConnection:
             on_overflow=lambda: self.close_soon(*SUBSCRIBER_TOO_SLOW),
         )
 
-    def send_frame(self, frame: str) -> None:
+    def send_frame(self, frame: str, owner: FrameOwner) -> None:
         """Queue a ready-made text frame; it leaves at once unless the client has stopped reading."""
         if not self.closed:
-            self._writer.write(frame)
+            self._writer.write(frame, owner)
 
     def close_soon(self, code: int, reason: str, *, ended_at: datetime | None = None) -> None:
         """Close from synchronous code (the hub's fan-out) without waiting for it. `ended_at`: when the

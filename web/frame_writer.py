@@ -13,6 +13,7 @@ from typing import Any
 
 from core.eager import start_eagerly
 from observability.metrics import EVENTS_DROPPED
+from schema.context import FrameOwner
 
 Send = Callable[[MutableMapping[str, Any]], Coroutine[Any, Any, None]]
 
@@ -24,8 +25,10 @@ class FrameWriter:
         self._send = send
         self._limit = limit
         self._on_overflow = on_overflow
-        self._backlog: deque[str] | None = None  # made when a send first has to wait (an empty deque is 600 B)
-        self._waiting: asyncio.Task[None] | None = None
+        self._backlog: deque[tuple[str, FrameOwner]] | None = (
+            None  # made when a send first has to wait (an empty deque is 600 B)
+        )
+        self._waiting: asyncio.Future[None] | None = None
         self.closed = False
 
     @property
@@ -33,7 +36,7 @@ class FrameWriter:
         """Frames not yet handed to the transport (the one being sent included)."""
         return len(self._backlog or ()) + (self._waiting is not None)
 
-    def write(self, frame: str) -> None:
+    def write(self, frame: str, owner: FrameOwner) -> None:
         if self.closed:
             return
         if self._waiting is None:
@@ -45,7 +48,7 @@ class FrameWriter:
         else:
             if self._backlog is None:
                 self._backlog = deque()
-            self._backlog.append(frame)
+            self._backlog.append((frame, owner))
 
     def _start(self, frame: str) -> None:
         coroutine = self._send({"type": "websocket.send", "text": frame})
@@ -57,13 +60,15 @@ class FrameWriter:
         if self._waiting is not None:
             self._waiting.add_done_callback(self._sent)
 
-    def _sent(self, task: asyncio.Task[None]) -> None:
+    def _sent(self, sending: asyncio.Future[None]) -> None:
         self._waiting = None
-        if task.cancelled() or task.exception() is not None:
+        if sending.cancelled() or sending.exception() is not None:
             self._gone()
             return
         while self._backlog and self._waiting is None and not self.closed:
-            self._start(self._backlog.popleft())
+            frame, owner = self._backlog.popleft()
+            if owner.active:
+                self._start(frame)
         if not self._backlog:
             self._backlog = None
 
