@@ -62,18 +62,21 @@ async def messages_until_quiet(client: ClientConnection) -> list[dict[str, Any]]
             return messages
 
 
-async def flood(server: LiveServer) -> None:
+async def flooded_operation(server: LiveServer, protocol: str, start: dict[str, Any]) -> ClientConnection:
+    """A backed-up socket whose operation `start` began, then had EVENTS fat events sent its way."""
+    token, _ = await login(server.base_url, "admin@acme.test", PASSWORD)
+    client = await backed_up_socket(server, protocol, token)
+    await client.send(json.dumps(start))
+    await asyncio.sleep(0.5)
     for _ in range(EVENTS):
         await login(server.base_url, "bo@acme.test", PASSWORD, user_agent=FAT_USER_AGENT)
     await asyncio.sleep(0.5)
+    return client
 
 
 async def test_legacy_stop_while_backed_up_sends_no_data_after_complete(server: LiveServer) -> None:
-    token, _ = await login(server.base_url, "admin@acme.test", PASSWORD)
-    client = await backed_up_socket(server, "graphql-ws", token)
-    await client.send(json.dumps({"type": "start", "id": "L", "payload": {"query": FAT_EVENTS}}))
-    await asyncio.sleep(0.5)
-    await flood(server)
+    start = {"type": "start", "id": "L", "payload": {"query": FAT_EVENTS}}
+    client = await flooded_operation(server, "graphql-ws", start)
     await client.send(json.dumps({"type": "stop", "id": "L"}))
     kinds = [m["type"] for m in await messages_until_quiet(client) if m["type"] != "ka"]
     assert "complete" in kinds
@@ -83,11 +86,8 @@ async def test_legacy_stop_while_backed_up_sends_no_data_after_complete(server: 
 
 
 async def test_a_reused_id_never_gets_the_old_operations_results_after_its_own(server: LiveServer) -> None:
-    token, _ = await login(server.base_url, "admin@acme.test", PASSWORD)
-    client = await backed_up_socket(server, "graphql-transport-ws", token)
-    await client.send(json.dumps({"id": "L", "type": "subscribe", "payload": {"query": FAT_EVENTS}}))
-    await asyncio.sleep(0.5)
-    await flood(server)
+    start = {"id": "L", "type": "subscribe", "payload": {"query": FAT_EVENTS}}
+    client = await flooded_operation(server, "graphql-transport-ws", start)
     await client.send(json.dumps({"id": "L", "type": "complete"}))
     await client.send(json.dumps({"id": "L", "type": "subscribe", "payload": {"query": SMALL_EVENTS}}))
     await asyncio.sleep(0.5)
