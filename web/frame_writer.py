@@ -25,9 +25,8 @@ class FrameWriter:
         self._send = send
         self._limit = limit
         self._on_overflow = on_overflow
-        self._backlog: deque[tuple[str, FrameOwner]] | None = (
-            None  # made when a send first has to wait (an empty deque is 600 B)
-        )
+        # Made when a send first has to wait: an empty deque is 600 B, on every one of thousands of sockets.
+        self._backlog: deque[tuple[str, FrameOwner]] | None = None
         self._waiting: asyncio.Future[None] | None = None
         self.closed = False
 

@@ -7,7 +7,7 @@ any malformed message closes the socket with **4400** and a short reason, as the
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from typing import Any
 
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -87,7 +87,7 @@ class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
         if message["type"] != "subscribe":
             await super().handle_message(message)
             return
-        async with _operation_started(message["id"], message["payload"], legacy=False):
+        with _operation_started(message["id"], message["payload"], legacy=False):
             await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
@@ -122,12 +122,12 @@ class GuardedLegacyWSHandler(BaseGraphQLWSHandler[Any, None]):
         if message["type"] != "start":
             await super().handle_message(message)
             return
-        async with _operation_started(message["id"], message["payload"], legacy=True):
+        with _operation_started(message["id"], message["payload"], legacy=True):
             await super().handle_message(message)
 
 
-@contextlib.asynccontextmanager
-async def _operation_started(operation_id: str, payload: Any, *, legacy: bool) -> AsyncIterator[None]:
+@contextlib.contextmanager
+def _operation_started(operation_id: str, payload: Any, *, legacy: bool) -> Iterator[None]:
     """The operation's task, created inside, sees which operation it runs (`SOCKET_OPERATION`)."""
     operation = SocketOperation.create(
         operation_id=operation_id,
