@@ -11,6 +11,7 @@ from schema.error_log import SessionsSchema
 from schema.errors import CodeErrors, MaskUnexpectedErrors, ReportingParserCache
 from schema.limits import limit_extensions
 from schema.operation_metrics import OperationMetrics
+from schema.plain_fields import PlainFieldExecutor
 from schema.root import ENTITY_LOADERS, Mutation, Query, Subscription
 
 
@@ -29,4 +30,5 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         # (all this service uses) needs only 2.0, so 2.9 composes everywhere (README: Federation and gateways).
         federation_version="2.9",
         entity_loaders=ENTITY_LOADERS,
+        execution_context_class=PlainFieldExecutor,
     )
