@@ -88,7 +88,7 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
                         if serialized is not None and serialized is not Undefined:
                             results[response_name] = serialized
                             continue
-                except Exception:  # noqa: BLE001, S110 - graphql-core's path below reports it
+                except Exception:  # noqa: S110 - graphql-core's path below reports it
                     pass
             rest[response_name] = field_details_list
         if not rest:
