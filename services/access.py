@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -21,7 +21,16 @@ from models import EndReason, EventType, LoginSession, SessionStatus, User
 from services.device import describe_device
 from services.event_log import EventPublisher, append_event
 from services.rate_limit import LoginThrottle
-from services.records import EventRecord, SessionRecord, session_record, user_record
+from services.records import (
+    LOGIN_SESSION_COLUMNS,
+    AnyRow,
+    EventRecord,
+    SessionRecord,
+    UserRecord,
+    row_user,
+    session_record,
+    user_record,
+)
 from services.session_store import end_where
 from services.viewer import Viewer
 
@@ -30,6 +39,14 @@ log = logging.getLogger(__name__)
 PASSWORD_CHECKS_AT_ONCE = 2  # argon2 threads; more would only queue behind the cores
 INVALID_CREDENTIALS = "Invalid email or password."
 INVALID_TOKEN = "Missing, invalid or ended session token."  # noqa: S105 (a message, not a secret)
+
+# Built once: SQLAlchemy keys its compiled-statement cache on the statement, and a statement object that is
+# reused computes that key once instead of on every request.
+SESSION_BY_TOKEN = (
+    select(*LOGIN_SESSION_COLUMNS, col(User.email), col(User.is_admin))
+    .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
+    .where(col(LoginSession.token_hash) == bindparam("token_hash"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,41 +114,35 @@ class AccessService:
             raise Unauthenticated(INVALID_TOKEN)
         now = utc_now()
         events: list[EventRecord] = []
-        async with self._database.read_session() as db:
-            found = (
-                await db.execute(
-                    select(LoginSession, User)
-                    .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
-                    .where(LoginSession.token_hash == hash_token(token))  # type: ignore[arg-type]
-                )
-            ).first()
-        if found is None or found[0].ended_at is not None:
+        async with self._database.read_connection() as connection:
+            found = (await connection.execute(SESSION_BY_TOKEN, {"token_hash": hash_token(token)})).first()
+        if found is None or found.ended_at is not None:
             raise Unauthenticated(INVALID_TOKEN)
-        session, user = found
-        expired = session.expires_at <= now
-        touch_due = now - session.last_seen_at >= timedelta(seconds=self._settings.touch_interval_seconds)
+        user = row_user(found)
+        expired = found.expires_at <= now
+        touch_due = now - found.last_seen_at >= timedelta(seconds=self._settings.touch_interval_seconds)
         if expired or touch_due:  # both writes are conditional: a change committed meanwhile makes them no-ops
             async with self._database.session() as db, db.begin():
                 if expired:
-                    _, events = await end_where(db, LoginSession.id == session.id, EndReason.EXPIRED, now)  # type: ignore[arg-type]
+                    _, events = await end_where(db, col(LoginSession.id) == found.id, EndReason.EXPIRED, now)
                 else:
-                    events = await self._touch(db, session, user, now)
+                    events = await self._touch(db, found, user, now)
         if events:
             await self._publisher.publish(events)
         if expired:
             raise Unauthenticated(INVALID_TOKEN)
-        return Viewer(session_id=session.id, user=user_record(user))
+        return Viewer(session_id=found.id, user=user)
 
-    async def _touch(self, db: AsyncSession, session: LoginSession, user: User, now: datetime) -> list[EventRecord]:
+    async def _touch(self, db: AsyncSession, session: AnyRow, user: UserRecord, now: datetime) -> list[EventRecord]:
         """Record use at most once per touch interval; a session coming back from IDLE emits UPDATED."""
-        was_idle, seen_at = session.status == SessionStatus.IDLE, session.last_seen_at
+        was_idle, seen_at = SessionStatus(session.status) == SessionStatus.IDLE, session.last_seen_at
         changed = (
             await db.execute(
                 update(LoginSession)
                 .where(
-                    LoginSession.id == session.id,  # type: ignore[arg-type]
-                    LoginSession.ended_at.is_(None),  # type: ignore[union-attr]
-                    LoginSession.last_seen_at == seen_at,  # type: ignore[arg-type]
+                    col(LoginSession.id) == session.id,
+                    col(LoginSession.ended_at).is_(None),
+                    col(LoginSession.last_seen_at) == seen_at,
                 )
                 .values(
                     last_seen_at=now,
@@ -152,7 +163,7 @@ class AccessService:
             return []
         if not was_idle:
             return []
-        return [await append_event(db, EventType.UPDATED, session_record(changed, user_record(user)))]
+        return [await append_event(db, EventType.UPDATED, session_record(changed, user))]
 
     def _expiry(self, *, created_at: datetime, last_seen_at: datetime) -> datetime:
         return min(

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from sqlalchemy import ScalarSelect, func, select, update
+from sqlalchemy import BindParameter, ScalarSelect, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -50,7 +50,7 @@ async def append_event(db: AsyncSession, event_type: EventType, session: Session
     return event_record(row)
 
 
-def latest_event_id_of(account_id: str) -> ScalarSelect[int | None]:
+def latest_event_id_of(account_id: str | BindParameter[str]) -> ScalarSelect[int | None]:
     """The account's newest event id (NULL: none yet), to read beside other columns in one statement."""
     return select(func.max(col(SessionEvent.id))).where(col(SessionEvent.account_id) == account_id).scalar_subquery()
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Row
@@ -90,22 +92,33 @@ AnyRow = Row[*tuple[Any, ...]]
 LOGIN_SESSION_COLUMNS = tuple(LoginSession.__table__.columns)  # type: ignore[attr-defined]
 
 
+def row_user(row: AnyRow) -> UserRecord:
+    """The user of a session row joined with its user's `email` and `is_admin`."""
+    fields = row._mapping
+    return UserRecord(
+        id=fields["user_id"], account_id=fields["account_id"], email=fields["email"], is_admin=fields["is_admin"]
+    )
+
+
 def session_record(row: LoginSession | AnyRow, user: UserRecord) -> SessionRecord:
+    # A core row is read through its mapping: by name, that is several times faster than its attributes.
+    field: Callable[[str], Any] = row._mapping.__getitem__ if isinstance(row, Row) else partial(getattr, row)
+    end_reason = field("end_reason")
     return SessionRecord(
-        id=row.id,
+        id=field("id"),
         user=user,
-        device_type=DeviceType(row.device_type),
-        device_label=row.device_label,
-        browser=row.browser,
-        os=row.os,
-        user_agent=row.user_agent,
-        ip_address=row.ip_address,
-        status=SessionStatus(row.status),
-        created_at=row.created_at,
-        last_seen_at=row.last_seen_at,
-        expires_at=row.expires_at,
-        ended_at=row.ended_at,
-        end_reason=EndReason(row.end_reason) if row.end_reason else None,
+        device_type=DeviceType(field("device_type")),
+        device_label=field("device_label"),
+        browser=field("browser"),
+        os=field("os"),
+        user_agent=field("user_agent"),
+        ip_address=field("ip_address"),
+        status=SessionStatus(field("status")),
+        created_at=field("created_at"),
+        last_seen_at=field("last_seen_at"),
+        expires_at=field("expires_at"),
+        ended_at=field("ended_at"),
+        end_reason=EndReason(end_reason) if end_reason else None,
     )
 
 

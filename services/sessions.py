@@ -9,9 +9,10 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from core.clock import utc_now
@@ -19,8 +20,9 @@ from core.database import Database
 from core.errors import BadUserInput, Forbidden, NotFound
 from core.settings import Settings
 from models import EndReason, LoginSession, User
-from services.event_log import EventPublisher, latest_event_id_of
-from services.records import LOGIN_SESSION_COLUMNS, AnyRow, SessionRecord, UserRecord, session_record, user_record
+from services.event_log import EventPublisher
+from services.records import SessionRecord, UserRecord, row_user, session_record, user_record
+from services.session_listing import Scope, head_statement, page_statement
 from services.session_store import end_where, load_session
 from services.viewer import Viewer
 
@@ -53,37 +55,19 @@ class SessionService:
             raise BadUserInput(f"first must be between 0 and {self._settings.max_page_size}.")
         if user_id is not None and all_users:
             raise BadUserInput("Pass either userId or allUsers, not both.")
-        async with self._database.read_session() as db:
-            scope = await self._scope(db, viewer, user_id=user_id, all_users=all_users)
-            now = utc_now()
-            open_in_scope = and_(scope, col(LoginSession.ended_at).is_(None), col(LoginSession.expires_at) > now)
+        async with self._database.read_connection() as connection:
+            scope, owner = await self._scope(connection, viewer, user_id=user_id, all_users=all_users)
+            values: dict[str, Any] = {"scope": owner, "now": utc_now(), "account_id": viewer.account_id}
             # The event cursor is read with the count, before the list: an event committed in between is
-            # replayed after the cursor, never missed. One statement: one round trip fewer.
-            count = select(func.count()).select_from(LoginSession).where(open_in_scope).scalar_subquery()
-            total, latest_event = (await db.execute(select(count, latest_event_id_of(viewer.account_id)))).one()
+            # replayed after the cursor, never missed.
+            total, latest_event = (await connection.execute(head_statement(scope), values)).one()
             event_cursor = int(latest_event or 0)
-            # Core rows, not ORM entities: a page is read, converted and dropped, nothing to track.
-            query = (
-                select(*LOGIN_SESSION_COLUMNS, col(User.email), col(User.is_admin))
-                .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
-                .where(open_in_scope)
-            )
             if after is not None:
-                created_at, session_id = _decode_cursor(after)
-                query = query.where(
-                    or_(
-                        col(LoginSession.created_at) < created_at,
-                        and_(col(LoginSession.created_at) == created_at, col(LoginSession.id) < session_id),
-                    )
-                )
-            query = query.order_by(LoginSession.created_at.desc(), LoginSession.id.desc()).limit(first + 1)  # type: ignore[attr-defined]
-            rows = (await db.execute(query)).all()
-        records = [
-            session_record(
-                row, UserRecord(id=row.user_id, account_id=row.account_id, email=row.email, is_admin=row.is_admin)
-            )
-            for row in rows[:first]
-        ]
+                values["after_created_at"], values["after_id"] = _decode_cursor(after)
+            values["limit"] = first + 1
+            # Core rows, not ORM entities: a page is read, converted and dropped, nothing to track.
+            rows = (await connection.execute(page_statement(scope, after is not None), values)).all()
+        records = [session_record(row, row_user(row)) for row in rows[:first]]
         return SessionPage(
             sessions=records,
             cursors=[_encode_cursor(record) for record in records],
@@ -151,25 +135,21 @@ class SessionService:
         return ended
 
     async def _scope(
-        self, db: AsyncSession, viewer: Viewer, *, user_id: str | None, all_users: bool
-    ) -> ColumnElement[bool]:
+        self, connection: AsyncConnection, viewer: Viewer, *, user_id: str | None, all_users: bool
+    ) -> tuple[Scope, str]:
+        """Whose sessions to list: the account's, the viewer's own, or (administrators) one user's."""
         if all_users:
             _require_admin(viewer)
-            return LoginSession.account_id == viewer.account_id  # type: ignore[return-value]
+            return "account", viewer.account_id
         if user_id is None or user_id == viewer.user.id:
-            return LoginSession.user_id == viewer.user.id  # type: ignore[return-value]
+            return "user", viewer.user.id
         _require_admin(viewer)
         if not may_exist(user_id):
             raise NotFound(USER_NOT_FOUND)
-        target = (await db.execute(select(col(User.account_id)).where(col(User.id) == user_id))).scalar_one_or_none()
-        if target != viewer.account_id:
+        query = select(col(User.account_id)).where(col(User.id) == user_id)
+        if (await connection.execute(query)).scalar_one_or_none() != viewer.account_id:
             raise NotFound(USER_NOT_FOUND)
-        return LoginSession.user_id == user_id  # type: ignore[return-value]
-
-
-def _row_user(row: AnyRow) -> UserRecord:
-    """The user of a page row: its session's user and account, with the joined email and role."""
-    return UserRecord(id=row.user_id, account_id=row.account_id, email=row.email, is_admin=row.is_admin)
+        return "user", user_id
 
 
 def may_see(viewer: Viewer, session: SessionRecord) -> bool:

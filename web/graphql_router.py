@@ -20,6 +20,7 @@ from strawberry.subscriptions import (
 )
 from strawberry.types.unset import UnsetType
 
+from core.database import Database
 from core.errors import ServiceError
 from schema.context import Context, Services
 from services.client_address import client_address
@@ -108,7 +109,11 @@ class SessionsGraphQLRouter(GraphQLRouter[Context, None]):
 
     async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:
         try:
-            return await super().run(request=request, context=context, root_value=root_value)
+            if isinstance(request, WebSocket):  # reads per operation: a socket lives long
+                return await super().run(request=request, context=context, root_value=root_value)
+            database: Database = request.state.database
+            async with database.sharing_reads():
+                return await super().run(request=request, context=context, root_value=root_value)
         except HTTPException as exc:  # refusals before GraphQL runs: the GraphQL error shape, with a code
             return coded_error_response(exc.status_code, exc.reason)
         finally:
