@@ -105,7 +105,9 @@ async def open_runtime(settings: Settings, *, run_sweeper: bool = True) -> Async
 def tune_garbage_collector() -> None:
     """Fewer and cheaper collections while serving: objects from start-up are frozen out of later collections,
     and generation 0 runs every 50,000 allocations. Full collections over thousands of open subscriptions
-    otherwise stall every socket (BENCHMARKS.md: fan-out p99 at 1,000 panels from ~1.0 s to ~0.65 s)."""
+    otherwise stall every socket (BENCHMARKS.md: fan-out p99 at 1,000 panels from ~1.0 s to ~0.65 s). Closed
+    websockets, whose objects form cycles that reach the oldest generation, get collections of their own
+    (web/socket_garbage.py)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)

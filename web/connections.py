@@ -18,6 +18,7 @@ from schema.context import FrameOwner
 from services.records import EventRecord
 from web.frame_writer import FrameWriter
 from web.server_send import SERVER_SEND
+from web.socket_garbage import SocketGarbage
 
 
 class LiveConnection:
@@ -60,8 +61,9 @@ class LiveConnection:
 class ConnectionRegistry:
     """One hub listener per account with open sockets on this instance."""
 
-    def __init__(self, hub: EventHub) -> None:
+    def __init__(self, hub: EventHub, garbage: SocketGarbage | None = None) -> None:
         self._hub = hub
+        self._garbage = garbage or SocketGarbage()
         self._by_session: dict[str, set[LiveConnection]] = defaultdict(set)
         self._per_account: dict[str, int] = defaultdict(int)
 
@@ -82,6 +84,7 @@ class ConnectionRegistry:
             return
         connections.discard(connection)
         WEBSOCKET_CONNECTIONS.dec()
+        self._garbage.socket_closed()
         if not connections:
             del self._by_session[connection.session_id]
         self._per_account[connection.account_id] -= 1
