@@ -98,7 +98,10 @@ class Database:
             yield
         finally:
             _SHARED_READS.reset(token)
-            await asyncio.shield(shared.end())  # returned to the pool even if the request was cancelled
+            if shared.idle:  # nothing to give back: no await, so nothing scheduled meanwhile runs before the answer
+                shared.ended = True
+            else:
+                await asyncio.shield(shared.end())  # returned to the pool even if the request was cancelled
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -133,6 +136,11 @@ class _SharedReads:
                 self._holder = None
                 if self.ended:
                     await self._drop()
+
+    @property
+    def idle(self) -> bool:
+        """No connection checked out and no read under way."""
+        return self._connection is None and not self._lock.locked()
 
     async def end(self) -> None:
         """No more sharing: the connection goes back to the pool now, or at the end of the turn using it."""

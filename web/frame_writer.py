@@ -1,6 +1,7 @@
 """Writes ready-made text frames to one websocket, in order, without a task per frame.
 
-A frame is sent inline (`start_eagerly`) while the socket takes it; once a send has to wait (the client stopped
+A frame is sent inline while the socket takes it (straight into uvicorn's protocol, `web/direct_text.py`, or
+else by running ASGI's `send` eagerly, `start_eagerly`); once a send has to wait (the client stopped
 reading and the transport paused), later frames queue behind it, and a client `limit` frames behind is cut off:
 memory per socket stays bounded and one slow client never holds up the fan-out to the others."""
 
@@ -14,15 +15,17 @@ from typing import Any
 from core.eager import start_eagerly
 from observability.metrics import EVENTS_DROPPED
 from schema.context import FrameOwner
+from web.direct_text import DirectText
 
 Send = Callable[[MutableMapping[str, Any]], Coroutine[Any, Any, None]]
 
 
 class FrameWriter:
-    __slots__ = ("_backlog", "_limit", "_on_overflow", "_send", "_waiting", "closed")
+    __slots__ = ("_backlog", "_direct", "_limit", "_on_overflow", "_send", "_waiting", "closed")
 
     def __init__(self, send: Send, *, limit: int, on_overflow: Callable[[], None]) -> None:
         self._send = send
+        self._direct = DirectText.of(send)
         self._limit = limit
         self._on_overflow = on_overflow
         # Made when a send first has to wait: an empty deque is 600 B, on every one of thousands of sockets.
@@ -50,6 +53,8 @@ class FrameWriter:
             self._backlog.append((frame, owner))
 
     def _start(self, frame: str) -> None:
+        if self._direct is not None and self._direct.write(frame):
+            return
         coroutine = self._send({"type": "websocket.send", "text": frame})
         try:
             self._waiting = start_eagerly(coroutine)
