@@ -39,12 +39,15 @@ from web.body_limit import BodySizeLimit
 from web.connections import ConnectionRegistry
 from web.drain import Drain, DrainingServer
 from web.graphql_router import SUBSCRIPTION_PROTOCOLS, SessionsGraphQLRouter, build_context
+from web.graphql_sockets import GraphQLSockets
 from web.health import router as health_router
+from web.lean_websocket import LeanWebSocketProtocol
 from web.metrics import metrics_router
 from web.request_id import RequestId
 from web.server_send import KeepServerSend
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+GRAPHQL_PATH = "/graphql"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,21 +135,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Active Sessions", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.drain = drain
+    graphql = SessionsGraphQLRouter(
+        build_schema(settings),
+        settings=settings,
+        context_getter=build_context,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        allow_queries_via_get=False,
+        allowed_origins=settings.allowed_origins,
+        subscription_protocols=SUBSCRIPTION_PROTOCOLS,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+    )
+    app.add_middleware(GraphQLSockets, router=graphql, path=GRAPHQL_PATH)  # innermost of ours: sockets stop here
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestId)
     app.add_middleware(KeepServerSend)  # outermost of ours: the server's own websocket send
-    app.include_router(
-        SessionsGraphQLRouter(
-            build_schema(settings),
-            context_getter=build_context,
-            graphql_ide="graphiql" if settings.graphiql_enabled else None,
-            allow_queries_via_get=False,
-            allowed_origins=settings.allowed_origins,
-            subscription_protocols=SUBSCRIPTION_PROTOCOLS,
-            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
-        ),
-        prefix="/graphql",
-    )
+    app.include_router(graphql, prefix=GRAPHQL_PATH)  # HTTP (and any websocket the middleware above lets by)
     app.include_router(health_router)
     app.include_router(metrics_router(settings))
     if STATIC_DIR.is_dir():
@@ -171,7 +174,7 @@ def serve(
         host=host,
         port=port,
         proxy_headers=False,  # X-Forwarded-For is honoured only from TRUSTED_PROXIES, by the service itself
-        ws="websockets-sansio",
+        ws=LeanWebSocketProtocol,  # uvicorn's websockets-sansio, minus the handshake kept after it is done
         ws_per_message_deflate=False,
         ws_ping_interval=20,
         ws_max_size=settings.max_request_bytes,

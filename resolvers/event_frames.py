@@ -21,18 +21,25 @@ class EventFrames:
     __slots__ = ("_frame_start", "_operation", "_results", "_session_id", "_socket", "active")
 
     def __init__(
-        self, info: strawberry.Info[Context, None], operation: SocketOperation, socket: LiveSocket, session_id: str
+        self, operation: SharedOperation, results: SharedResults, frame_start: str, socket: LiveSocket, session_id: str
     ) -> None:
-        raw: Any = info._raw_info  # graphql-core's resolve info: the schema, the operation and its fragments
-        document = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
-        self._operation = SharedOperation(
-            key=operation.result_key, schema=raw.schema, document=document, variables=raw.variable_values
-        )
-        self._results: SharedResults = info.context.services.shared_results
-        self._frame_start = operation.frame_start
+        self._operation = operation
+        self._results = results
+        self._frame_start = frame_start
         self._socket = socket
         self._session_id = session_id
         self.active = True  # until the operation ends: its frames still queued are then dropped
+
+    @classmethod
+    def for_resolver(
+        cls, info: strawberry.Info[Context, None], operation: SocketOperation, socket: LiveSocket, session_id: str
+    ) -> EventFrames:
+        raw: Any = info._raw_info  # graphql-core's resolve info: the schema, the operation and its fragments
+        document = DocumentNode(definitions=(raw.operation, *raw.fragments.values()))
+        shared = SharedOperation(
+            key=operation.result_key, schema=raw.schema, document=document, variables=raw.variable_values
+        )
+        return cls(shared, info.context.services.shared_results, operation.frame_start, socket, session_id)
 
     def deliver(self, event: EventRecord) -> None:
         current = event.session.id == self._session_id  # `isCurrent`: the one field that differs per viewer

@@ -7,6 +7,7 @@ resolver never yields. Streams over HTTP (SSE, multipart) yield each event throu
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from dataclasses import dataclass
 
 import strawberry
 
@@ -18,9 +19,31 @@ from resolvers.event_frames import EventFrames
 from schema.close_codes import SERVER_RESTARTING, SESSION_ENDED, SUBSCRIBER_TOO_SLOW
 from schema.context import SOCKET_OPERATION, Context
 from schema.types import SessionEvent
-from services.event_stream import SubscriberOverflow
+from services.event_stream import PushSubscription, SubscriberOverflow
+from services.viewer import Viewer
 
 STREAM_ENDED = "Session ended."
+
+
+@dataclass(frozen=True, slots=True)
+class SocketEvents:
+    """A websocket's `sessionEvents` operation, live: its frames and the service's subscription feeding them."""
+
+    frames: EventFrames
+    subscription: PushSubscription
+
+    async def stop(self) -> None:
+        self.frames.active = False  # frames still queued for the socket are dropped
+        await self.subscription.stop()
+
+
+async def open_socket_events(
+    context: Context, caller: Viewer, frames: EventFrames, *, all_users: bool, after: str | None
+) -> SocketEvents:
+    """Feed `frames` the caller's events from the service (scope checked there): no task and no generator
+    waits between events. Shared by the resolver and `web/socket_subscribe.py`."""
+    subscription = await context.services.events.open_push(caller, all_users=all_users, after=after, sink=frames)
+    return SocketEvents(frames, subscription)
 
 
 async def session_events(
@@ -31,11 +54,12 @@ async def session_events(
     socket = context.socket
     operation = SOCKET_OPERATION.get()
     if socket is not None and operation is not None:
-        frames = EventFrames(info, operation, socket, caller.session_id)
+        frames = EventFrames.for_resolver(info, operation, socket, caller.session_id)
+        opened = await open_socket_events(context, caller, frames, all_users=bool(all_users), after=after)
         try:
-            await context.services.events.push(caller, all_users=bool(all_users), after=after, sink=frames)
+            await opened.subscription.ended
         finally:
-            frames.active = False
+            await opened.stop()
         await socket.close(*SESSION_ENDED)  # the caller's own session ended: the socket is revoked
         return
     on_overflow = (lambda: socket.close_soon(*SUBSCRIBER_TOO_SLOW)) if socket is not None else None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from graphql import ASTValidationRule, FieldNode, GraphQLError, ValidationRule
+from graphql import ASTValidationRule, FieldNode, GraphQLError, NoSchemaIntrospectionCustomRule, ValidationRule
 from strawberry.extensions import AddValidationRules, DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
@@ -28,13 +28,19 @@ class NoSubgraphSdl(ValidationRule):
             self.report_error(GraphQLError("The subgraph SDL is not served here: see schema.graphql.", node))
 
 
-def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+def validation_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The rules every document is held to beyond the specification's (see `limit_extensions`)."""
     production = settings.environment == "production"
-    rules: list[type[ASTValidationRule]] = [
+    return [
         depth_rule(settings.max_query_depth, None, None),
         aliases_rule(settings.max_query_aliases),
-        *([NoSubgraphSdl] if production else []),
+        *([NoSubgraphSdl, NoSchemaIntrospectionCustomRule] if production else []),
     ]
+
+
+def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    production = settings.environment == "production"
+    rules = [rule for rule in validation_rules(settings) if rule is not NoSchemaIntrospectionCustomRule]
     factories: list[Callable[[], SchemaExtension]] = [
         partial(MaxTokensLimiter, max_token_count=settings.max_query_tokens),
         partial(AddValidationRules, rules),

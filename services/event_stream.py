@@ -76,18 +76,30 @@ class EventStream:
         """The same events as `events`, handed to `sink` as they happen, with no task or queue of their own: the
         fan-out to thousands of subscribers costs one call each. Returns once the viewer's own session has
         ended; cancel it to stop. A sink that cannot keep up is the sink's to cut off."""
+        subscription = await self.open_push(viewer, all_users=all_users, after=after, sink=sink)
+        try:
+            await subscription.ended
+        finally:
+            await subscription.stop()
+
+    async def open_push(
+        self, viewer: Viewer, *, all_users: bool, after: str | None, sink: EventSink
+    ) -> PushSubscription:
+        """`push` without a caller waiting on it: returns once the replay (if any) is done and events flow to
+        `sink`. `ended` resolves when the viewer's own session ends; `stop()` ends the subscription."""
         last_id = await self._start_point(viewer, all_users=all_users, after=after)
         listener = _PushListener(sink, viewer, user_id=None if all_users else viewer.user.id, last_id=last_id)
         await self._source.attach(viewer.account_id, listener)  # listen first, then replay (duplicates drop by id)
         SUBSCRIPTIONS.inc()
+        subscription = PushSubscription(self._source, viewer.account_id, listener)
         try:
             if after is not None:
                 await self._replay_into(listener, viewer)
-            listener.go_live()
-            await listener.ended
-        finally:
-            SUBSCRIPTIONS.dec()
-            await self._source.detach(viewer.account_id, listener)
+        except BaseException:
+            await subscription.stop()
+            raise
+        listener.go_live()
+        return subscription
 
     async def _replay_into(self, listener: _PushListener, viewer: Viewer) -> None:
         while not listener.ended.done():
@@ -130,6 +142,33 @@ class EventStream:
             if _ends_viewer(event, viewer):
                 return
             yield event
+
+
+class PushSubscription:
+    """A live `open_push`: nothing runs for it between events."""
+
+    __slots__ = ("_account_id", "_listener", "_source", "_stopped")
+
+    def __init__(self, source: EventSource, account_id: str, listener: _PushListener) -> None:
+        self._source = source
+        self._account_id = account_id
+        self._listener = listener
+        self._stopped = False
+
+    @property
+    def ended(self) -> asyncio.Future[None]:
+        """Resolves when the viewer's own session has ended (the sink got nothing about it)."""
+        return self._listener.ended
+
+    async def stop(self) -> None:
+        """No more events to the sink; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if not self._listener.ended.done():
+            self._listener.ended.cancel()
+        SUBSCRIPTIONS.dec()
+        await self._source.detach(self._account_id, self._listener)
 
 
 class _PushListener:

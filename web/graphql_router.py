@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import strawberry
 from cross_web import HTTPException
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
@@ -22,7 +23,9 @@ from strawberry.types.unset import UnsetType
 
 from core.database import Database
 from core.errors import ServiceError
+from core.settings import Settings
 from schema.context import Context, Services
+from schema.socket_documents import EventsDocuments
 from services.client_address import client_address
 from web.connections import ConnectionRegistry, LiveConnection
 from web.http_errors import coded_error_response
@@ -77,6 +80,11 @@ class SessionsGraphQLRouter(GraphQLRouter[Context, None]):
     websocket_adapter_class = ClosedSafeWebSocketAdapter
     graphql_transport_ws_handler_class = GuardedTransportWSHandler
     graphql_ws_handler_class = GuardedLegacyWSHandler
+
+    def __init__(self, schema: strawberry.Schema, *, settings: Settings, **options: Any) -> None:
+        super().__init__(schema, **options)
+        # `sessionEvents` documents recognised for the websocket fast path (web/socket_subscribe.py).
+        self.events_documents = EventsDocuments(schema._schema, settings)
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_json(data)

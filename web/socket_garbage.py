@@ -7,7 +7,8 @@ fan-out over thousands of open sockets is not stalled by them; without a collect
 sockets would pile up until one, and RSS would ratchet up with every wave of reconnections (BENCHMARKS.md, P3).
 
 So closes schedule a full collection: once they have paused for `QUIET_SECONDS` (a wave of disconnections has
-passed), at most every `MIN_INTERVAL_SECONDS` under steady churn, and at once after `MAX_CLOSES` closes."""
+passed: its sockets' tasks have finished, so their objects are garbage by then), at most every
+`MIN_INTERVAL_SECONDS` under steady churn, and `QUIET_SECONDS` after the `MAX_CLOSES`th close even if closes go on."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 
 QUIET_SECONDS = 1.0
 MIN_INTERVAL_SECONDS = 5.0
-MAX_CLOSES = 2000
+MAX_CLOSES = 1000
 
 
 class SocketGarbage:
@@ -42,16 +43,14 @@ class SocketGarbage:
     def socket_closed(self) -> None:
         self._closes += 1
         if self._timer is not None:
+            if self._closes >= self._max_closes:
+                return  # many closes: the collection already scheduled goes ahead, however many more come
             self._timer.cancel()
-        loop = asyncio.get_running_loop()
-        if self._closes >= self._max_closes:
-            self._timer = loop.call_soon(self._collect)
-        else:
-            self._timer = loop.call_later(self._quiet, self._collect_when_due)
+        self._timer = asyncio.get_running_loop().call_later(self._quiet, self._collect_when_due)
 
     def _collect_when_due(self) -> None:
         wait = self._last_collection + self._min_interval - time.monotonic()
-        if wait > 0:
+        if wait > 0 and self._closes < self._max_closes:
             self._timer = asyncio.get_running_loop().call_later(wait, self._collect_when_due)
         else:
             self._collect()

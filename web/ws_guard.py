@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+    SubscribeMessage,
+)
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.types import OperationMessage
 
 from schema.context import SOCKET_OPERATION, SocketOperation
+from schema.socket_documents import EventsDocuments
+from web.socket_subscribe import serve_subscribe
 
 BAD_MESSAGE = 4400
 MAX_CLOSE_REASON_BYTES = 123  # a close frame carries at most 125 bytes, two of them the code
@@ -89,6 +95,21 @@ class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
             return
         with _operation_started(message["id"], message["payload"], legacy=False):
             await super().handle_message(message)
+        # Strawberry's read loop keeps its last message until the next one: on an idle socket, for hours.
+        message.clear()  # type: ignore[attr-defined]
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        documents: EventsDocuments | None = getattr(self.view, "events_documents", None)
+        if (
+            documents is not None
+            and self.connection_acknowledged
+            and message["id"] not in self.operations
+            and await serve_subscribe(
+                documents, self.operations, self.context, message["id"], cast("dict[str, Any]", message["payload"])
+            )
+        ):
+            return
+        await super().handle_subscribe(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
