@@ -44,7 +44,6 @@ from web.health import router as health_router
 from web.lean_websocket import LeanWebSocketProtocol
 from web.metrics import metrics_router
 from web.request_id import RequestId
-from web.server_send import KeepServerSend
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 GRAPHQL_PATH = "/graphql"
@@ -145,10 +144,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         subscription_protocols=SUBSCRIPTION_PROTOCOLS,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
-    app.add_middleware(GraphQLSockets, router=graphql, path=GRAPHQL_PATH)  # innermost of ours: sockets stop here
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(RequestId)
-    app.add_middleware(KeepServerSend)  # outermost of ours: the server's own websocket send
+    app.add_middleware(GraphQLSockets, router=graphql, path=GRAPHQL_PATH)  # outermost of ours: sockets stop here
     app.include_router(graphql, prefix=GRAPHQL_PATH)  # HTTP (and any websocket the middleware above lets by)
     app.include_router(health_router)
     app.include_router(metrics_router(settings))

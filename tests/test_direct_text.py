@@ -1,5 +1,5 @@
-"""`DirectText` on a real uvicorn websockets-sansio server: frames written straight into the protocol and, while
-the transport is paused, through ASGI's `send`, arrive complete and in order."""
+"""`DirectText` on a real uvicorn server with the service's websocket protocol class: frames written straight
+into the protocol and, while the transport is paused, through ASGI's `send`, arrive complete and in order."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from websockets.asyncio.client import connect
 from tests.support.live_server import free_port
 from web.direct_text import DirectText
 from web.frame_writer import FrameWriter
+from web.lean_websocket import LeanWebSocketProtocol
 
 FRAMES = 100
 FRAME_BYTES = 20_000
@@ -64,7 +65,7 @@ async def server() -> AsyncIterator[tuple[int, Recorder]]:
     async def app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         await frames_app(recorder, scope, receive, send)
 
-    config = uvicorn.Config(app, port=port, ws="websockets-sansio", lifespan="off", log_level="warning")
+    config = uvicorn.Config(app, port=port, ws=LeanWebSocketProtocol, lifespan="off", log_level="warning")
     running = uvicorn.Server(config)
     task = asyncio.create_task(running.serve())
     while not running.started:

@@ -12,6 +12,12 @@ from observability import log_context
 _SANE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def request_id(scope: Scope) -> str:
+    """The caller's X-Request-ID when sane, else a new one."""
+    given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+    return given if _SANE.match(given) else uuid.uuid4().hex
+
+
 class RequestId:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -20,8 +26,7 @@ class RequestId:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        value = given if _SANE.match(given) else uuid.uuid4().hex
+        value = request_id(scope)
         token = log_context.request_id.set(value)
 
         async def send_with_id(message: Message) -> None:
