@@ -47,9 +47,10 @@ class FrameOwner(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class SocketOperation:
-    """A websocket operation as its protocol message named it: the key under which its results are shared, and
-    the text its every result frame starts with (the frame is that text, the JSON payload, then `}`)."""
+    """A websocket operation as its protocol message named it: its id, the key under which its results are
+    shared, and the text its every result frame starts with (the frame is that text, the JSON payload, then `}`)."""
 
+    id: str
     result_key: str
     frame_start: str
 
@@ -62,7 +63,7 @@ class SocketOperation:
             f'{{"type":"data","id":{quoted_id},"payload":' if legacy else f'{{"id":{quoted_id},"type":"next","payload":'
         )
         result_key = json.dumps([query, operation_name, variables], sort_keys=True, separators=(",", ":"))
-        return cls(result_key=result_key, frame_start=frame_start)
+        return cls(id=operation_id, result_key=result_key, frame_start=frame_start)
 
 
 # Set by the websocket protocol handlers around an operation's start: its task, and so its resolvers, see it.

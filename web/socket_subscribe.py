@@ -45,10 +45,11 @@ async def serve_subscribe(
     documents: EventsDocuments,
     operations: dict[str, Any],
     context: Context,
-    operation_id: str,
+    operation: SocketOperation,
     payload: dict[str, Any],
 ) -> bool:
-    """Serve the subscribe here if it qualifies; False: nothing was done, leave it to Strawberry."""
+    """Serve the subscribe `operation` (its `payload`) here if it qualifies; False: nothing was done, leave it
+    to Strawberry."""
     socket = context.socket
     found = documents.find(payload["query"], payload.get("operationName"))
     if socket is None or found is None:
@@ -56,13 +57,6 @@ async def serve_subscribe(
     arguments = documents.arguments(found, payload.get("variables"))
     if arguments is None:
         return False
-    operation = SocketOperation.create(
-        operation_id=operation_id,
-        query=payload["query"],
-        variables=payload.get("variables"),
-        operation_name=payload.get("operationName"),
-        legacy=False,
-    )
     shared = SharedOperation(
         key=operation.result_key,
         schema=documents.schema,
@@ -75,10 +69,10 @@ async def serve_subscribe(
         opened = await open_socket_events(context, caller, frames, all_users=arguments.all_users, after=arguments.after)
     except ServiceError:
         return False  # Strawberry's path refuses it again, with the error in the protocol's shape
-    if operation_id in operations:  # the same id subscribed again while this one was opening
+    if operation.id in operations:  # the same id subscribed again while this one was opening
         _stop_soon(opened)
         return False
-    _register(operations, operation_id, opened, socket)
+    _register(operations, operation.id, opened, socket)
     return True
 
 

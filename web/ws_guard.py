@@ -100,12 +100,14 @@ class GuardedTransportWSHandler(BaseGraphQLTransportWSHandler[Any, None]):
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         documents: EventsDocuments | None = getattr(self.view, "events_documents", None)
+        operation = SOCKET_OPERATION.get()  # set by `handle_message` around this call
         if (
             documents is not None
+            and operation is not None
             and self.connection_acknowledged
             and message["id"] not in self.operations
             and await serve_subscribe(
-                documents, self.operations, self.context, message["id"], cast("dict[str, Any]", message["payload"])
+                documents, self.operations, self.context, operation, cast("dict[str, Any]", message["payload"])
             )
         ):
             return
