@@ -23,6 +23,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.field import StrawberryField
 
 
 class PlainLeaf(NamedTuple):
@@ -43,7 +44,9 @@ def plain_leaf(parent_type: GraphQLObjectType, field_details_list: FieldDetailsL
     if field_def is None or field_def.args or node.arguments:
         return None
     resolve = field_def.resolve
-    if resolve is None or not getattr(resolve, "_is_default", False):  # Strawberry's attribute reader
+    definition = field_def.extensions.get("strawberry-definition")
+    # Strawberry's attribute reader: no resolver, no field extensions (permission classes are one).
+    if resolve is None or not isinstance(definition, StrawberryField) or not definition.is_basic_field:
         return None
     field_type, non_null = field_def.type, False
     if isinstance(field_type, GraphQLNonNull):

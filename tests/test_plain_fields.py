@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from schema.plain_fields import PlainFieldExecutor
@@ -18,6 +19,17 @@ from schema.plain_fields import PlainFieldExecutor
 class Colour(enum.Enum):
     RED = "RED"
     BLUE = "BLUE"
+
+
+CHECKS: list[object] = []
+
+
+class SeesGuarded(BasePermission):
+    message = "Not allowed."
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        CHECKS.append(getattr(info, "context", None))  # it needs the resolve info: never a plain field
+        return True
 
 
 @strawberry.type
@@ -38,6 +50,8 @@ class Item:
     @strawberry.field
     def shout(self, times: int = 1) -> str:
         return self.required.upper() * times
+
+    guarded: str = strawberry.field(default="secret", permission_classes=[SeesGuarded])
 
 
 def item(index: int, **changes: Any) -> Item:
@@ -100,6 +114,7 @@ DOCUMENTS = [
     "{ broken { id label required colour } }",
     "{ broken { id colour } }",
     "{ later { id seenAt owner { name } } }",
+    "{ items { id guarded } }",
 ]
 
 
@@ -114,6 +129,15 @@ async def test_the_same_answer_as_strawberrys_executor(document: str) -> None:
         assert [(e.message, e.path) for e in answered.errors or []] == [
             (e.message, e.path) for e in expected.errors or []
         ]
+
+
+async def test_a_field_with_a_permission_class_is_checked_once_per_value() -> None:
+    _, plain = schemas()
+    CHECKS.clear()
+    answered = await plain.execute("{ items { guarded } }", context_value="ctx")
+    assert answered.errors is None
+    assert answered.data == {"items": [{"guarded": "secret"}] * 5}
+    assert CHECKS == ["ctx"] * 5
 
 
 async def test_broken_values_are_reported_not_answered() -> None:

@@ -4,11 +4,11 @@ Strawberry runs every operation in a task of its own, through its extensions' ho
 subscription machinery, all of it held for the subscription's whole life (~20 KiB each, BENCHMARKS.md, P3).
 A console's subscription needs none of that between events: `EventFrames` writes them. So a `subscribe`
 whose document `schema/socket_documents.py` recognises (validated with every rule the schema applies) is
-served here: the caller is authorised, the service's push subscription is opened (replaying after `after`
-first), and the operation is registered with the handler as an entry whose `task` is a plain future, so
-Strawberry's own `complete`, limit and shutdown code ends it as it ends any other. Everything else, and any
-subscribe that fails here (bad variables, an unauthorised caller, a forbidden scope, an expired cursor), goes
-to Strawberry, which answers with the same errors as before."""
+served here: the caller is authorised, the service's push subscription is opened, and the operation is
+registered with the handler as an entry whose `task` is a plain future, so Strawberry's own `complete`, limit
+and shutdown code ends it as it ends any other. Everything else (including a resume with `after`, whose replay
+would hold up the socket's read loop), and any subscribe that fails here (bad variables, an unauthorised
+caller, a forbidden scope, any other error), goes to Strawberry, which answers with the same errors as before."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ import contextvars
 from collections.abc import Coroutine
 from typing import Any
 
-from core.errors import ServiceError
 from resolvers.event_frames import EventFrames
 from resolvers.subscriptions import SocketEvents, open_socket_events
 from schema.close_codes import SESSION_ENDED
@@ -55,7 +54,9 @@ async def serve_subscribe(
     if socket is None or found is None:
         return False
     arguments = documents.arguments(found, payload.get("variables"))
-    if arguments is None:
+    if arguments is None or arguments.after is not None:
+        # A resume replays from the table first: done here, in the socket's read loop, it would hold up the
+        # socket's other messages (pings included) until the replay ends. Strawberry's path runs it in a task.
         return False
     shared = SharedOperation(
         key=operation.result_key,
@@ -67,11 +68,10 @@ async def serve_subscribe(
         caller = await context.viewer()
         frames = EventFrames(shared, context.services.shared_results, operation.frame_start, socket, caller.session_id)
         opened = await open_socket_events(context, caller, frames, all_users=arguments.all_users, after=arguments.after)
-    except ServiceError:
-        return False  # Strawberry's path refuses it again, with the error in the protocol's shape
-    if operation.id in operations:  # the same id subscribed again while this one was opening
-        _stop_soon(opened)
-        return False
+    except Exception:  # raised here, it would end the socket's read loop and every operation on it
+        return False  # Strawberry's path runs it again in its own task and answers with the error
+    # Strawberry reads the socket's next message only once this one is handled: no `complete`, duplicate id or
+    # shutdown can have come in meanwhile.
     _register(operations, operation.id, opened, socket)
     return True
 
