@@ -33,10 +33,9 @@ _STOPPING: set[asyncio.Task[None]] = set()
 class SocketSubscription:
     """The handler's entry for one operation served here (`task` is what Strawberry cancels to end it)."""
 
-    __slots__ = ("id", "task")
+    __slots__ = ("task",)
 
-    def __init__(self, operation_id: str, task: asyncio.Future[None]) -> None:
-        self.id = operation_id
+    def __init__(self, task: asyncio.Future[None]) -> None:
         self.task = task
 
 
@@ -78,7 +77,7 @@ async def serve_subscribe(
 
 def _register(operations: dict[str, Any], operation_id: str, opened: SocketEvents, socket: LiveSocket) -> None:
     task: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    entry = SocketSubscription(operation_id, task)
+    entry = SocketSubscription(task)
     operations[operation_id] = entry
 
     def operation_ended(_: asyncio.Future[None]) -> None:  # `complete`, the socket gone, or the session ended
