@@ -72,21 +72,13 @@ class EventStream:
             finally:
                 SUBSCRIPTIONS.dec()
 
-    async def push(self, viewer: Viewer, *, all_users: bool, after: str | None, sink: EventSink) -> None:
-        """The same events as `events`, handed to `sink` as they happen, with no task or queue of their own: the
-        fan-out to thousands of subscribers costs one call each. Returns once the viewer's own session has
-        ended; cancel it to stop. A sink that cannot keep up is the sink's to cut off."""
-        subscription = await self.open_push(viewer, all_users=all_users, after=after, sink=sink)
-        try:
-            await subscription.ended
-        finally:
-            await subscription.stop()
-
     async def open_push(
         self, viewer: Viewer, *, all_users: bool, after: str | None, sink: EventSink
     ) -> PushSubscription:
-        """`push` without a caller waiting on it: returns once the replay (if any) is done and events flow to
-        `sink`. `ended` resolves when the viewer's own session ends; `stop()` ends the subscription."""
+        """The same events as `events`, handed to `sink` as they happen, with no task or queue of their own: the
+        fan-out to thousands of subscribers costs one call each. Returns once the replay (if any) is done and
+        events flow; the subscription's `ended` resolves when the viewer's own session ends, and `stop()` ends
+        it. A sink that cannot keep up is the sink's to cut off."""
         last_id = await self._start_point(viewer, all_users=all_users, after=after)
         listener = _PushListener(sink, viewer, user_id=None if all_users else viewer.user.id, last_id=last_id)
         await self._source.attach(viewer.account_id, listener)  # listen first, then replay (duplicates drop by id)

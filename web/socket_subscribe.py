@@ -66,7 +66,7 @@ async def serve_subscribe(
     try:
         caller = await context.viewer()
         frames = EventFrames(shared, context.services.shared_results, operation.frame_start, socket, caller.session_id)
-        opened = await open_socket_events(context, caller, frames, all_users=arguments.all_users, after=arguments.after)
+        opened = await open_socket_events(context, caller, frames, all_users=arguments.all_users, after=None)
     except Exception:  # raised here, it would end the socket's read loop and every operation on it
         return False  # Strawberry's path runs it again in its own task and answers with the error
     # Strawberry reads the socket's next message only once this one is handled: no `complete`, duplicate id or
