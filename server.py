@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +20,7 @@ from bus.hub import EventHub
 from bus.transport import Transport
 from core.database import Database, create_engine, migrate_to_latest
 from core.errors import ServiceError
+from core.secret_box import SecretKeyMissing
 from core.settings import Settings
 from observability.counting_publisher import CountingPublisher
 from observability.logs import configure_logging
@@ -35,6 +36,8 @@ from services.event_stream import EventStream
 from services.retention import Retention
 from services.sessions import SessionService
 from services.sweeper import Sweeper
+from services.webhook_delivery import WebhookWorker
+from services.webhooks import WebhookService
 from web.body_limit import BodySizeLimit
 from web.connections import ConnectionRegistry
 from web.drain import Drain, DrainingServer
@@ -62,7 +65,10 @@ class Runtime:
 
 
 @contextlib.asynccontextmanager
-async def open_runtime(settings: Settings, *, run_sweeper: bool = True) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings, *, run_sweeper: bool = True, run_webhooks: bool | None = None
+) -> AsyncIterator[Runtime]:
+    """`run_webhooks` (default: as `run_sweeper`) starts this instance's webhook delivery worker."""
     await migrate_to_latest(settings.database_url)
     database = Database(create_engine(settings.database_url))
     event_log = EventLog(database)
@@ -81,6 +87,7 @@ async def open_runtime(settings: Settings, *, run_sweeper: bool = True) -> Async
         events=EventStream(hub, event_log, max_pending=settings.subscriber_queue_size),
         settings=settings,
         shared_results=SharedResults(),
+        webhooks=WebhookService(database, settings),
     )
     registry = ConnectionRegistry(hub)
     sweeper = Sweeper(database, publisher, settings)
@@ -92,6 +99,8 @@ async def open_runtime(settings: Settings, *, run_sweeper: bool = True) -> Async
         if run_sweeper
         else []
     )
+    if run_sweeper if run_webhooks is None else run_webhooks:
+        background.append(asyncio.create_task(WebhookWorker(database, settings).run_forever(), name="webhook-delivery"))
     try:
         yield Runtime(settings, database, hub, services, registry, sweeper)
     finally:
@@ -219,6 +228,88 @@ def create_user_command(
     except ServiceError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(code=1) from exc
+
+
+def _run_with_webhooks(settings: Settings, work: Callable[[WebhookService], Awaitable[None]]) -> None:
+    """Run `work` against the migrated database; a service error becomes `error: ...` and exit code 1."""
+
+    async def run() -> None:
+        await migrate_to_latest(settings.database_url)
+        database = Database(create_engine(settings.database_url))
+        try:
+            await work(WebhookService(database, settings))
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(run())
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.code.value}: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
+    except SecretKeyMissing as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
+@cli.command("add-webhook")
+def add_webhook_command(
+    url: str,
+    account: Annotated[str, typer.Option(help="Account (tenant) whose session events the URL receives.")],
+    events: Annotated[
+        str | None, typer.Option(help="Comma-separated: session.created,session.updated,session.ended (default all).")
+    ] = None,
+) -> None:
+    """Add a webhook endpoint; prints its id and its signing secret (shown this once)."""
+    settings = load_settings()
+
+    async def work(webhooks: WebhookService) -> None:
+        created = await webhooks.create_in_account(account, url, events.split(",") if events is not None else None)
+        typer.echo(f"id: {created.endpoint.id}")
+        typer.echo(f"secret: {created.secret}")
+
+    _run_with_webhooks(settings, work)
+
+
+@cli.command("list-webhooks")
+def list_webhooks_command() -> None:
+    """List webhook endpoints: id, account id, state, event types and URL, one per line."""
+    settings = load_settings()
+
+    async def work(webhooks: WebhookService) -> None:
+        for endpoint in await webhooks.list_all():
+            if endpoint.enabled:
+                since = endpoint.failing_since
+                state = "enabled" if since is None else f"failing-since={since:%FT%TZ}"
+            else:
+                state = f"disabled ({endpoint.disabled_reason})"
+            events = ",".join(endpoint.event_types)
+            typer.echo(f"{endpoint.id}  account={endpoint.account_id}  {state}  events={events}  {endpoint.url}")
+
+    _run_with_webhooks(settings, work)
+
+
+@cli.command("remove-webhook")
+def remove_webhook_command(endpoint_id: str) -> None:
+    """Remove a webhook endpoint and its delivery history."""
+    settings = load_settings()
+
+    async def work(webhooks: WebhookService) -> None:
+        await webhooks.remove(endpoint_id)
+        typer.echo(f"Removed webhook {endpoint_id}.")
+
+    _run_with_webhooks(settings, work)
+
+
+@cli.command("enable-webhook")
+def enable_webhook_command(endpoint_id: str) -> None:
+    """Deliver again to a disabled webhook endpoint, from the event where it stopped."""
+    settings = load_settings()
+
+    async def work(webhooks: WebhookService) -> None:
+        await webhooks.enable(endpoint_id)
+        typer.echo(f"Enabled webhook {endpoint_id}.")
+
+    _run_with_webhooks(settings, work)
 
 
 @cli.command()

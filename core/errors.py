@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     RATE_LIMITED = "RATE_LIMITED"
     CURSOR_EXPIRED = "CURSOR_EXPIRED"
+    UNSAFE_WEBHOOK_URL = "UNSAFE_WEBHOOK_URL"
 
 
 class ServiceError(Exception):
@@ -58,3 +59,10 @@ class CursorExpired(ServiceError):
     """Events after the cursor were pruned: refetch `activeSessions`, then subscribe without `after`."""
 
     code = ErrorCode.CURSOR_EXPIRED
+
+
+class UnsafeWebhookUrl(ServiceError):
+    """A webhook URL the service refuses to call: not https, or resolving to a loopback, link-local or private
+    address (see SECURITY.md)."""
+
+    code = ErrorCode.UNSAFE_WEBHOOK_URL

@@ -54,6 +54,18 @@ class Settings(BaseSettings):
     login_attempts_per_email: int = Field(default=10, ge=1)
     login_attempt_window_seconds: float = Field(default=300, gt=0)
 
+    # Webhooks (see the README's Webhooks section and SECURITY.md).
+    webhook_secret_key: SecretStr | None = None
+    webhook_allow_http: bool = False
+    webhook_allow_private_targets: bool = False
+    webhook_retry_base_seconds: float = Field(default=5, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600, gt=0)
+    webhook_disable_after_seconds: float = Field(default=24 * 3600, gt=0)
+    webhook_timeout_seconds: float = Field(default=10, gt=0)
+    webhook_poll_seconds: float = Field(default=0.25, gt=0)
+    webhook_lease_seconds: float = Field(default=60, gt=0)
+    webhook_concurrency: int = Field(default=8, ge=1)
+
     @field_validator("trusted_proxies", "allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -99,6 +111,11 @@ class Settings(BaseSettings):
             problems.append(
                 "TRUSTED_PROXIES contains a catch-all network, so every client may forge its address "
                 "(and dodge the per-address login limit): list only your proxies' addresses"
+            )
+        if self.webhook_allow_private_targets:
+            problems.append(
+                "WEBHOOK_ALLOW_PRIVATE_TARGETS is on, which lets webhooks reach loopback, link-local and private "
+                "addresses (the metadata service, the database): set WEBHOOK_ALLOW_PRIVATE_TARGETS=false"
             )
         if problems:
             raise ValueError("unsafe settings for ENVIRONMENT=production: " + "; ".join(problems))

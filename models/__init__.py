@@ -5,6 +5,7 @@ from models.enums import DeviceType, EndReason, EventType, SessionStatus
 from models.event import SessionEvent
 from models.login_session import LoginSession
 from models.user import User
+from models.webhook import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
@@ -15,4 +16,6 @@ __all__ = [
     "SessionEvent",
     "SessionStatus",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

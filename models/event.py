@@ -29,3 +29,4 @@ class SessionEvent(SQLModel, table=True):
     type: EventType = Field(sa_type=String(16))
     occurred_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
     snapshot: str = Field(sa_type=Text)
+    actor_user_id: str | None = Field(default=None, max_length=36)  # who ended the session, if a user did

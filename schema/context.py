@@ -16,6 +16,7 @@ from services.access import AccessService
 from services.event_stream import EventStream
 from services.sessions import SessionService
 from services.viewer import Viewer
+from services.webhooks import WebhookService
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,7 @@ class Services:
     events: EventStream
     settings: Settings
     shared_results: SharedResults
+    webhooks: WebhookService
 
 
 class LiveSocket(Protocol):

@@ -24,9 +24,12 @@ class EventPublisher(Protocol):
     async def publish(self, events: Sequence[EventRecord]) -> None: ...
 
 
-async def append_event(db: AsyncSession, event_type: EventType, session: SessionRecord) -> EventRecord:
+async def append_event(
+    db: AsyncSession, event_type: EventType, session: SessionRecord, *, actor_user_id: str | None = None
+) -> EventRecord:
     """Add one event in the caller's transaction. The account row update serialises an account's writers,
-    so an account's `seq` (and `id`) order is its commit order."""
+    so an account's `seq` (and `id`) order is its commit order. `actor_user_id`: the user who ended the session
+    (None when nobody did, e.g. expiry)."""
     account_id = session.user.account_id
     seq = (
         await db.execute(
@@ -44,6 +47,7 @@ async def append_event(db: AsyncSession, event_type: EventType, session: Session
         type=event_type,
         occurred_at=utc_now(),
         snapshot=json.dumps(session_to_dict(session), separators=(",", ":")),
+        actor_user_id=actor_user_id,
     )
     db.add(row)
     await db.flush()

@@ -27,9 +27,15 @@ async def load_session(db: AsyncSession, session_id: str) -> SessionRecord | Non
 
 
 async def end_where(
-    db: AsyncSession, condition: ColumnElement[bool], reason: EndReason, now: datetime
+    db: AsyncSession,
+    condition: ColumnElement[bool],
+    reason: EndReason,
+    now: datetime,
+    *,
+    actor_user_id: str | None = None,
 ) -> tuple[list[SessionRecord], list[EventRecord]]:
-    """End every open session matching `condition`; one ENDED event per session actually ended."""
+    """End every open session matching `condition`; one ENDED event per session actually ended, naming the
+    user who ended it (`actor_user_id`, None for the service itself)."""
     statement = (
         update(LoginSession)
         .where(condition, LoginSession.ended_at.is_(None))  # type: ignore[union-attr]
@@ -38,7 +44,7 @@ async def end_where(
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     rows = list((await db.execute(statement)).scalars().all())
-    return await _with_events(db, rows, EventType.ENDED)
+    return await _with_events(db, rows, EventType.ENDED, actor_user_id=actor_user_id)
 
 
 async def set_status_where(
@@ -57,14 +63,14 @@ async def set_status_where(
 
 
 async def _with_events(
-    db: AsyncSession, rows: Sequence[LoginSession], event_type: EventType
+    db: AsyncSession, rows: Sequence[LoginSession], event_type: EventType, *, actor_user_id: str | None = None
 ) -> tuple[list[SessionRecord], list[EventRecord]]:
     if not rows:
         return [], []
     users = await _users(db, {row.user_id for row in rows})
     # Sorted by account so concurrent multi-account writers take account locks in one order.
     records = sorted((session_record(row, users[row.user_id]) for row in rows), key=lambda r: (r.user.account_id, r.id))
-    events = [await append_event(db, event_type, record) for record in records]
+    events = [await append_event(db, event_type, record, actor_user_id=actor_user_id) for record in records]
     return records, events
 
 

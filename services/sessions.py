@@ -115,7 +115,13 @@ class SessionService:
             if target.ended_at is not None:
                 return target
             reason = _end_reason(viewer, target)
-            ended, events = await end_where(db, LoginSession.id == target.id, reason, utc_now())  # type: ignore[arg-type]
+            ended, events = await end_where(
+                db,
+                LoginSession.id == target.id,  # type: ignore[arg-type]
+                reason,
+                utc_now(),
+                actor_user_id=viewer.user.id,
+            )
             if not ended:  # another request ended it first
                 current = await load_session(db, session_id)
                 assert current is not None
@@ -130,7 +136,7 @@ class SessionService:
     async def end_other_sessions(self, viewer: Viewer) -> list[SessionRecord]:
         async with self._database.session() as db, db.begin():
             condition = and_(LoginSession.user_id == viewer.user.id, LoginSession.id != viewer.session_id)  # type: ignore[arg-type]
-            ended, events = await end_where(db, condition, EndReason.REVOKED, utc_now())
+            ended, events = await end_where(db, condition, EndReason.REVOKED, utc_now(), actor_user_id=viewer.user.id)
         await self._publisher.publish(events)
         return ended
 
