@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator, Mapping
 
 import strawberry
 
-from resolvers import entities, mutations, queries, subscriptions
+from resolvers import entities, mutations, queries, subscriptions, webhooks
 from schema.federation import EntityLoader
 from schema.types import (
     LoginPayload,
@@ -16,6 +16,12 @@ from schema.types import (
     SessionConnection,
     SessionEvent,
     User,
+)
+from schema.webhook_types import (
+    DeleteWebhookEndpointPayload,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointWithSecret,
 )
 
 
@@ -30,6 +36,14 @@ class Query:
             "account (administrators only). allUsers: every user of the caller's account\n"
             "(administrators only)."
         ),
+    )
+    webhook_endpoints: list[WebhookEndpoint] = strawberry.field(
+        resolver=webhooks.webhook_endpoints,
+        description="The webhook endpoints of the caller's account (administrators only).",
+    )
+    webhook_deliveries: list[WebhookDelivery] = strawberry.field(
+        resolver=webhooks.webhook_deliveries,
+        description="Deliveries to one endpoint of the caller's account, newest event first (administrators only).",
     )
 
 
@@ -49,6 +63,18 @@ class Mutation:
     )
     logout_other_sessions: LogoutOtherSessionsPayload = strawberry.mutation(
         resolver=mutations.logout_other_sessions, description="Ends every session of the caller except the calling one."
+    )
+    create_webhook_endpoint: WebhookEndpointWithSecret = strawberry.mutation(
+        resolver=webhooks.create_webhook_endpoint,
+        description="Adds a webhook endpoint to the caller's account (administrators only); its secret is shown once.",
+    )
+    delete_webhook_endpoint: DeleteWebhookEndpointPayload = strawberry.mutation(
+        resolver=webhooks.delete_webhook_endpoint,
+        description="Deletes a webhook endpoint of the caller's account (administrators only).",
+    )
+    rotate_webhook_secret: WebhookEndpointWithSecret = strawberry.mutation(
+        resolver=webhooks.rotate_webhook_secret,
+        description="Replaces an endpoint's signing secret; the old one stops at once (administrators only).",
     )
 
 

@@ -77,8 +77,8 @@ def check_address(address: IPAddress, settings: Settings) -> None:
     if settings.webhook_allow_private_targets or is_public_address(address):
         return
     raise UnsafeWebhookUrl(
-        f"The webhook URL resolves to {address}, a loopback, link-local or private address, "
-        "which webhooks may not reach."
+        f"The webhook URL resolves to {address}, which is not a public address (loopback, link-local, private "
+        "or reserved): webhooks may not reach it."
     )
 
 

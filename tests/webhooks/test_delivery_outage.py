@@ -30,15 +30,15 @@ def receiver(tmp_path: Path) -> Iterator[Receiver]:
 
 
 def webhook_settings(make_settings: Callable[..., Settings], **overrides: object) -> Settings:
-    return make_settings(
-        webhook_allow_http=True,
-        webhook_allow_private_targets=True,  # the receiver listens on loopback
-        webhook_retry_base_seconds=0.2,
-        webhook_retry_max_seconds=1.0,
-        webhook_poll_seconds=0.05,
-        webhook_timeout_seconds=5,
-        **overrides,
-    )
+    values: dict[str, object] = {
+        "webhook_allow_http": True,
+        "webhook_allow_private_targets": True,  # the receiver listens on loopback
+        "webhook_retry_base_seconds": 0.2,
+        "webhook_retry_max_seconds": 1.0,
+        "webhook_poll_seconds": 0.05,
+        "webhook_timeout_seconds": 5,
+    }
+    return make_settings(**(values | overrides))
 
 
 @pytest.fixture
@@ -108,9 +108,8 @@ async def test_an_outage_loses_nothing_and_repeats_nothing_once_answered(
     ended = next(entry["body"] for entry in receiver.delivered("/ends"))
     assert set(ended) == {"type", "timestamp", "data"} and ended["type"] == "session.ended"
     assert set(ended["data"]) == {"event_id", "account_id", "session", "actor_user_id"}
-    assert set(ended["data"]["session"]) == {
-        "id", "user_id", "status", "device", "ip_address", "created_at", "ended_at", "end_reason",
-    }  # fmt: skip
+    session_keys = {"id", "user_id", "status", "device", "ip_address", "created_at", "ended_at", "end_reason"}
+    assert set(ended["data"]["session"]) == session_keys
     assert ended["data"]["session"]["end_reason"] == "LOGGED_OUT"
     assert ended["data"]["actor_user_id"] == ended["data"]["session"]["user_id"]
     created = receiver.delivered("/all")[0]["body"]
