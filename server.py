@@ -47,6 +47,7 @@ from web.health import router as health_router
 from web.lean_websocket import LeanWebSocketProtocol
 from web.metrics import metrics_router
 from web.request_id import RequestId
+from web.security_headers import SecurityHeaders
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 GRAPHQL_PATH = "/graphql"
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders, production=settings.environment == "production")
     app.add_middleware(RequestId)
     app.add_middleware(GraphQLSockets, router=graphql, path=GRAPHQL_PATH)  # outermost of ours: sockets stop here
     app.include_router(graphql, prefix=GRAPHQL_PATH)  # HTTP (and any websocket the middleware above lets by)

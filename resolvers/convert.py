@@ -8,6 +8,7 @@ import strawberry
 
 from schema.enums import DeviceType, EndReason, SessionEventType, SessionStatus
 from schema.types import Device, Session, SessionEvent, User
+from services.device import shown_label, shown_software, shown_user_agent
 from services.records import EventRecord, SessionRecord, UserRecord
 
 
@@ -26,10 +27,11 @@ def to_session(
         user=to_user(record.user),
         device=Device(
             type=DeviceType(record.device_type.value),
-            label=record.device_label,
-            browser=record.browser,
-            os=record.os,
-            user_agent=record.user_agent,
+            label=shown_label(record.device_label) or "Unknown device",
+            browser=shown_software(record.browser),
+            os=shown_software(record.os),
+            user_agent=shown_user_agent(record.user_agent),
+            raw_user_agent=record.user_agent,
         ),
         ip_address=record.ip_address,
         status=SessionStatus(status.value),

@@ -25,7 +25,14 @@ class Device:
     label: str = strawberry.field(description="Human label, e.g. 'Chrome 131 on macOS' or the name given at login.")
     browser: str | None
     os: str | None
-    user_agent: str
+    user_agent: str = strawberry.field(
+        description="The User-Agent as shown: without control, format (bidi, zero-width) or other invisible "
+        "characters, at most 500 characters."
+    )
+    raw_user_agent: str = strawberry.field(
+        description="The User-Agent exactly as received (NUL aside): may hold invisible characters, so escape "
+        "them before showing it."
+    )
 
 
 @strawberry.federation.type(keys=["id"])

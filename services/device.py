@@ -1,4 +1,4 @@
-"""Device description from a User-Agent, via ua-parser (uap-core rules)."""
+"""Device description from a User-Agent, via ua-parser (uap-core rules), and how it is shown."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from dataclasses import dataclass
 import ua_parser
 
 from models.enums import DeviceType
+from services.display_text import display_text, storable_text
 
 MAX_LABEL_LENGTH = 200
 MAX_USER_AGENT_LENGTH = 1000
+# How much of each is shown and returned (services/display_text.py); the stored value keeps its own bound.
+DISPLAY_LABEL_LENGTH = 100
+DISPLAY_USER_AGENT_LENGTH = 500
 
 _OS_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
 _DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "Debian", "FreeBSD"}
@@ -27,7 +31,7 @@ class DeviceInfo:
 
 
 def describe_device(user_agent: str | None, device_name: str | None = None) -> DeviceInfo:
-    ua = (user_agent or "").strip()[:MAX_USER_AGENT_LENGTH]
+    ua = storable_text((user_agent or "").strip()[:MAX_USER_AGENT_LENGTH])
     result = ua_parser.parse(ua) if ua else None
     browser = (
         _name_with_major(result.user_agent.family, result.user_agent.major) if result and result.user_agent else None
@@ -37,7 +41,9 @@ def describe_device(user_agent: str | None, device_name: str | None = None) -> D
     )
     device_family = result.device.family if result and result.device else ""
     device_type = _device_type(ua, os_name, device_family, result)
-    label = (device_name or "").strip()[:MAX_LABEL_LENGTH] or _label(browser, os_name, device_type)
+    # A name is stored as given, but one with nothing visible in it names nothing: the derived label stands.
+    name = (device_name or "").strip()[:MAX_LABEL_LENGTH]
+    label = storable_text(name) if display_text(name, DISPLAY_LABEL_LENGTH) else _label(browser, os_name, device_type)
     return DeviceInfo(type=device_type, label=label, browser=browser, os=os_name, user_agent=ua)
 
 
@@ -69,3 +75,16 @@ def _label(browser: str | None, os_name: str | None, device_type: DeviceType) ->
     if browser or os_name:
         return browser or os_name or ""
     return "Unknown device" if device_type is not DeviceType.BOT else "Bot"
+
+
+def shown_label(label: str) -> str:
+    return display_text(label, DISPLAY_LABEL_LENGTH)
+
+
+def shown_user_agent(user_agent: str) -> str:
+    return display_text(user_agent, DISPLAY_USER_AGENT_LENGTH)
+
+
+def shown_software(name: str | None) -> str | None:
+    """A browser or OS name (taken from the User-Agent by ua-parser, so the client's text too)."""
+    return display_text(name, DISPLAY_LABEL_LENGTH) or None if name is not None else None

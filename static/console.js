@@ -28,7 +28,7 @@ const CLOSE_TOO_SLOW = 1013;
 
 const SESSION_FIELDS = `
   id status createdAt durationSeconds ipAddress isCurrent
-  device { type label browser os }
+  device { type label browser os rawUserAgent }
   user { id email }`;
 
 const VIEWER_QUERY = `query Viewer { viewer { id email isAdmin } }`;
@@ -512,6 +512,24 @@ function deviceDetail(session) {
   return parts.join(" · ");
 }
 
+// The raw User-Agent, on demand: every invisible, control or format character (a bidi override, a zero-width
+// space, NUL) written out as \u{XXXX}, so what the client sent can be read as it is and cannot disguise itself.
+const INVISIBLE_CHARS = /[\p{C}\u034F\u115F\u1160\u17B4\u17B5\u180B-\u180F\u2800\u3164\uFE00-\uFE0F\uFFA0]|[^\S ]/gu;
+
+function visibleEscapes(text) {
+  return text.replace(INVISIBLE_CHARS, (char) => `\\u{${char.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}}`);
+}
+
+function rawUserAgent(device) {
+  if (!device.rawUserAgent) return null;
+  return el(
+    "details",
+    { className: "raw-user-agent", dataset: { testid: "raw-user-agent" } },
+    el("summary", {}, "User-Agent"),
+    el("code", { className: "mono", dataset: { testid: "raw-user-agent-text" } }, visibleEscapes(device.rawUserAgent)),
+  );
+}
+
 function buildRow(session) {
   const row = el("tr", {
     className: session.isCurrent ? "is-current" : null,
@@ -548,6 +566,7 @@ function buildRow(session) {
           session.isCurrent ? el("span", { className: "badge badge-current", dataset: { testid: "this-device" } }, "This device") : null,
         ),
         el("div", { className: "device-type", dataset: { testid: "device-type" } }, deviceDetail(session)),
+        rawUserAgent(session.device),
       ),
     ),
   );
