@@ -161,7 +161,25 @@ class Seeder:
                 }
             )
         await self._insert("login_session", rows)
+        await self._count_open(account_id, [session.user_id for session in seeded])
         return seeded
+
+    async def _count_open(self, account_id: str, user_ids: Sequence[str]) -> None:
+        """Bump the open-session counters the service keeps (`totalCount` reads them) for sessions seeded here."""
+        account, user = self._tables["account"], self._tables["user"]
+        per_user: dict[str, int] = {}
+        for user_id in user_ids:
+            per_user[user_id] = per_user.get(user_id, 0) + 1
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                account.update()
+                .where(account.c.id == account_id)
+                .values(open_sessions=account.c.open_sessions + len(user_ids))
+            )
+            for user_id, count in sorted(per_user.items()):
+                await connection.execute(
+                    user.update().where(user.c.id == user_id).values(open_sessions=user.c.open_sessions + count)
+                )
 
     async def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
         for start in range(0, len(rows), CHUNK):

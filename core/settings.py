@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     absolute_lifetime_seconds: float = Field(default=30 * 24 * 3600, gt=0)
     touch_interval_seconds: float = Field(default=60, ge=0)
     sweep_interval_seconds: float = Field(default=30, gt=0)
+    sweep_batch_size: int = Field(default=200, ge=1)
     reconcile_interval_seconds: float = Field(default=1.0, gt=0)
 
     retention_days: float = Field(default=30, gt=0)

@@ -19,6 +19,10 @@ class SessionEvent(SQLModel, table=True):
     __table_args__ = (
         Index("ux_session_event_account_seq", "account_id", "seq", unique=True),
         Index("ix_session_event_occurred_at", "occurred_at"),
+        # The newest event of an account, and its replay, never touch other accounts' events.
+        Index("ix_session_event_account_id", "account_id", "id"),
+        # A member's own-scope replay reads their events only.
+        Index("ix_session_event_account_user_id", "account_id", "user_id", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

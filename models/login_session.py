@@ -1,21 +1,36 @@
 from datetime import datetime
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, String, text
 from sqlmodel import Field, SQLModel
 
 from core.clock import utc_now
 from models.columns import UTCDateTime, new_id
 from models.enums import DeviceType, EndReason, SessionStatus
 
+OPEN = text("ended_at IS NULL")
+OPEN_AND_ACTIVE = text("ended_at IS NULL AND status = 'ACTIVE'")
+ENDED = text("ended_at IS NOT NULL")
+
+
+def _partial(name: str, *columns: str, where: object) -> Index:
+    """An index over the rows matching `where` only, on PostgreSQL and SQLite alike."""
+    return Index(name, *columns, postgresql_where=where, sqlite_where=where)
+
 
 class LoginSession(SQLModel, table=True):
-    """One device's login. Only the SHA-256 of its bearer token is kept."""
+    """One device's login. Only the SHA-256 of its bearer token is kept.
+
+    Every statement that reads many sessions has an index of its own, over open sessions only: the listings
+    (newest first, scanned backwards from a keyset cursor), the expiry and idle sweeps (due rows first), and
+    retention (ended rows by age)."""
 
     __tablename__ = "login_session"
     __table_args__ = (
-        Index("ix_login_session_account_open", "account_id", "ended_at", "created_at"),
-        Index("ix_login_session_user_open", "user_id", "ended_at", "created_at"),
-        Index("ix_login_session_open_expiry", "ended_at", "expires_at"),
+        _partial("ix_login_session_account_newest", "account_id", "created_at", "id", where=OPEN),
+        _partial("ix_login_session_user_newest", "user_id", "created_at", "id", where=OPEN),
+        _partial("ix_login_session_expiry_due", "expires_at", where=OPEN),
+        _partial("ix_login_session_idle_due", "last_seen_at", where=OPEN_AND_ACTIVE),
+        _partial("ix_login_session_ended", "ended_at", where=ENDED),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)

@@ -7,9 +7,12 @@ from models.columns import UTCDateTime, new_id
 
 
 class User(SQLModel, table=True):
+    """`open_sessions` counts the user's sessions not yet ended, kept like `Account.open_sessions`."""
+
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     account_id: str = Field(foreign_key="account.id", index=True, max_length=36)
     email: str = Field(unique=True, max_length=320)
     password_hash: str = Field(max_length=200)
     is_admin: bool = Field(default=False)
+    open_sessions: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)

@@ -31,7 +31,7 @@ from services.records import (
     session_record,
     user_record,
 )
-from services.session_store import end_where
+from services.session_store import count_open_sessions, end_where
 from services.viewer import Viewer
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class AccessService:
             db.add(row)
             await db.flush()
             record = session_record(row, user_record(user))
+            await count_open_sessions(db, [record], +1)
             event = await append_event(db, EventType.CREATED, record)
         await self._publisher.publish([event])
         log.info("session created", extra={"session_id": record.id, "user_id": user.id})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Sequence
 from typing import Protocol
@@ -16,6 +17,7 @@ from models import Account, EventType, SessionEvent
 from services.records import EventRecord, SessionRecord, event_record, session_to_dict
 
 MAX_REPLAY_BATCH = 500
+PUBLISH_CHUNK = 50  # events handed to the publisher (and delivered here) per turn of the event loop
 
 
 class EventPublisher(Protocol):
@@ -27,31 +29,59 @@ class EventPublisher(Protocol):
 async def append_event(
     db: AsyncSession, event_type: EventType, session: SessionRecord, *, actor_user_id: str | None = None
 ) -> EventRecord:
-    """Add one event in the caller's transaction. The account row update serialises an account's writers,
-    so an account's `seq` (and `id`) order is its commit order. `actor_user_id`: the user who ended the session
-    (None when nobody did, e.g. expiry)."""
-    account_id = session.user.account_id
-    seq = (
-        await db.execute(
-            update(Account)
-            .where(Account.id == account_id)  # type: ignore[arg-type]
-            .values(event_seq=col(Account.event_seq) + 1)
-            .returning(col(Account.event_seq))
-        )
-    ).scalar_one()
-    row = SessionEvent(
-        account_id=account_id,
-        seq=seq,
-        session_id=session.id,
-        user_id=session.user.id,
-        type=event_type,
-        occurred_at=utc_now(),
-        snapshot=json.dumps(session_to_dict(session), separators=(",", ":")),
-        actor_user_id=actor_user_id,
-    )
-    db.add(row)
+    """Add one event in the caller's transaction (see `append_events`)."""
+    return (await append_events(db, event_type, [session], actor_user_id=actor_user_id))[0]
+
+
+async def append_events(
+    db: AsyncSession, event_type: EventType, sessions: Sequence[SessionRecord], *, actor_user_id: str | None = None
+) -> list[EventRecord]:
+    """Add one event per session in the caller's transaction, in the order given. The account row update
+    serialises an account's writers, so an account's `seq` (and `id`) order is its commit order. Each account's
+    row is updated once (its `seq` bumped by its number of events) and locked only from there to the commit:
+    snapshots are serialised before, and the caller commits right after. `actor_user_id`: the user who ended the
+    sessions (None when nobody did, e.g. expiry)."""
+    occurred_at = utc_now()
+    by_account: dict[str, list[tuple[SessionRecord, str]]] = {}
+    for session in sessions:
+        snapshot = json.dumps(session_to_dict(session), separators=(",", ":"))
+        by_account.setdefault(session.user.account_id, []).append((session, snapshot))
+    rows: list[SessionEvent] = []
+    for account_id in sorted(by_account):  # one lock order for every multi-account writer
+        batch = by_account[account_id]
+        last_seq = (
+            await db.execute(
+                update(Account)
+                .where(col(Account.id) == account_id)
+                .values(event_seq=col(Account.event_seq) + len(batch))
+                .returning(col(Account.event_seq))
+            )
+        ).scalar_one()
+        first_seq = last_seq - len(batch) + 1
+        rows += [
+            SessionEvent(
+                account_id=account_id,
+                seq=first_seq + index,
+                session_id=session.id,
+                user_id=session.user.id,
+                type=event_type,
+                occurred_at=occurred_at,
+                snapshot=snapshot,
+                actor_user_id=actor_user_id,
+            )
+            for index, (session, snapshot) in enumerate(batch)
+        ]
+    db.add_all(rows)
     await db.flush()
-    return event_record(row)
+    return [event_record(row) for row in rows]
+
+
+async def publish_in_chunks(publisher: EventPublisher, events: Sequence[EventRecord]) -> None:
+    """Hand many events to the publisher a few at a time, yielding to the event loop between chunks: a sweep's
+    thousands of events never hold up requests (or one socket's delivery) for long."""
+    for start in range(0, len(events), PUBLISH_CHUNK):
+        await publisher.publish(events[start : start + PUBLISH_CHUNK])
+        await asyncio.sleep(0)
 
 
 def latest_event_id_of(account_id: str | BindParameter[str]) -> ScalarSelect[int | None]:

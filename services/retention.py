@@ -1,5 +1,10 @@
 """Retention: ended sessions and old events are deleted in small batches, so requests never wait long.
 
+Each batch is one short transaction: due rows picked by index (`ix_session_event_occurred_at`,
+`ix_login_session_ended`; on PostgreSQL skipping rows another instance's pruning holds), deleted, and only then
+the accounts' rows updated, so an account's row (which its writers lock to number their events) is held just
+for that update and the commit. The pruning yields to the event loop between batches.
+
 Each account remembers the newest event id it lost (`pruned_through_event_id`), so a client resuming from an
 older cursor is told to start afresh instead of silently missing events."""
 
@@ -9,8 +14,9 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, delete, exists, select, update
+from sqlalchemy import Integer, Select, bindparam, case, delete, exists, select, update
 from sqlmodel import col
 
 from core.clock import utc_now
@@ -19,6 +25,25 @@ from core.settings import Settings
 from models import Account, LoginSession, SessionEvent
 
 log = logging.getLogger(__name__)
+
+# Up to `limit` events older than `cutoff`, oldest first.
+DUE_EVENTS = (
+    select(col(SessionEvent.id), col(SessionEvent.account_id))
+    .where(col(SessionEvent.occurred_at) < bindparam("cutoff"))
+    .order_by(col(SessionEvent.id))
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+# Up to `limit` sessions ended before `cutoff` with no event left (their events go first).
+DUE_SESSIONS: Select[Any] = (
+    select(col(LoginSession.id))
+    .where(
+        col(LoginSession.ended_at) < bindparam("cutoff"),
+        ~exists().where(col(SessionEvent.session_id) == col(LoginSession.id)),
+    )
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +62,10 @@ class Retention:
         events = sessions = 0
         while (batch := await self._prune_events(cutoff)) > 0:
             events += batch
+            await asyncio.sleep(0)
         while (batch := await self._prune_sessions(cutoff)) > 0:
             sessions += batch
+            await asyncio.sleep(0)
         if events or sessions:
             log.info("retention pruned %d events and %d ended sessions", events, sessions)
         return PruneResult(events=events, sessions=sessions)
@@ -53,20 +80,14 @@ class Retention:
 
     async def _prune_events(self, cutoff: datetime) -> int:
         async with self._database.session() as db, db.begin():
-            rows = (
-                await db.execute(
-                    select(col(SessionEvent.id), col(SessionEvent.account_id))
-                    .where(col(SessionEvent.occurred_at) < cutoff)
-                    .order_by(col(SessionEvent.id))
-                    .limit(self._settings.prune_batch_size)
-                )
-            ).all()
+            rows = (await db.execute(DUE_EVENTS, {"cutoff": cutoff, "limit": self._settings.prune_batch_size})).all()
             if not rows:
                 return 0
             newest: dict[str, int] = {}
             for event_id, account_id in rows:
                 newest[account_id] = max(newest.get(account_id, 0), event_id or 0)
-            for account_id in sorted(newest):
+            await db.execute(delete(SessionEvent).where(col(SessionEvent.id).in_([row[0] for row in rows])))
+            for account_id in sorted(newest):  # last: the account rows stay locked until the commit
                 pruned = col(Account.pruned_through_event_id)
                 await db.execute(
                     update(Account)
@@ -75,23 +96,12 @@ class Retention:
                         pruned_through_event_id=case((pruned < newest[account_id], newest[account_id]), else_=pruned)
                     )
                 )
-            await db.execute(delete(SessionEvent).where(col(SessionEvent.id).in_([row[0] for row in rows])))
             return len(rows)
 
     async def _prune_sessions(self, cutoff: datetime) -> int:
         async with self._database.session() as db, db.begin():
-            has_events = exists().where(col(SessionEvent.session_id) == col(LoginSession.id))
-            ids = (
-                (
-                    await db.execute(
-                        select(col(LoginSession.id))
-                        .where(col(LoginSession.ended_at) < cutoff, ~has_events)
-                        .limit(self._settings.prune_batch_size)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            values = {"cutoff": cutoff, "limit": self._settings.prune_batch_size}
+            ids = (await db.execute(DUE_SESSIONS, values)).scalars().all()
             if not ids:
                 return 0
             await db.execute(delete(LoginSession).where(col(LoginSession.id).in_(ids)))

@@ -3,14 +3,16 @@ change a session exactly once (so concurrent writers race harmlessly)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from models import EndReason, EventType, LoginSession, SessionStatus, User
-from services.event_log import append_event
+from models import Account, EndReason, EventType, LoginSession, SessionStatus, User
+from services.event_log import append_events
 from services.records import EventRecord, SessionRecord, UserRecord, session_record, user_record
 
 
@@ -44,7 +46,9 @@ async def end_where(
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     rows = list((await db.execute(statement)).scalars().all())
-    return await _with_events(db, rows, EventType.ENDED, actor_user_id=actor_user_id)
+    records, events = await _with_events(db, rows, EventType.ENDED, actor_user_id=actor_user_id)
+    await count_open_sessions(db, records, -1)
+    return records, events
 
 
 async def set_status_where(
@@ -70,8 +74,23 @@ async def _with_events(
     users = await _users(db, {row.user_id for row in rows})
     # Sorted by account so concurrent multi-account writers take account locks in one order.
     records = sorted((session_record(row, users[row.user_id]) for row in rows), key=lambda r: (r.user.account_id, r.id))
-    events = [await append_event(db, event_type, record, actor_user_id=actor_user_id) for record in records]
-    return records, events
+    return records, await append_events(db, event_type, records, actor_user_id=actor_user_id)
+
+
+async def count_open_sessions(db: AsyncSession, sessions: Iterable[SessionRecord], change: int) -> None:
+    """Add `change` (+1 opened, -1 ended) per session to its account's and its user's `open_sessions`, in the
+    caller's transaction. Accounts first, then users, each in sorted order: every writer locks in one order."""
+    accounts = Counter(session.user.account_id for session in sessions)
+    users = Counter(session.user.id for session in sessions)
+    for account_id in sorted(accounts):
+        await db.execute(
+            update(Account)
+            .where(col(Account.id) == account_id)
+            .values(open_sessions=col(Account.open_sessions) + change * accounts[account_id])
+        )
+    for user_id in sorted(users):
+        counted = col(User.open_sessions) + change * users[user_id]
+        await db.execute(update(User).where(col(User.id) == user_id).values(open_sessions=counted))
 
 
 async def _users(db: AsyncSession, user_ids: set[str]) -> dict[str, UserRecord]:
