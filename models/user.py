@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from core.clock import utc_now
@@ -7,9 +8,14 @@ from models.columns import UTCDateTime, new_id
 
 
 class User(SQLModel, table=True):
+    """`external_id`: the user's id in a trusted backend's own login, unique within the account."""
+
+    __table_args__ = (Index("ux_user_account_external_id", "account_id", "external_id", unique=True),)
+
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     account_id: str = Field(foreign_key="account.id", index=True, max_length=36)
     email: str = Field(unique=True, max_length=320)
     password_hash: str = Field(max_length=200)
     is_admin: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    external_id: str | None = Field(default=None, max_length=200)
