@@ -30,7 +30,7 @@ from schema.close_codes import SERVER_RESTARTING
 from schema.context import Services
 from schema.shared_execution import SharedResults
 from services.access import AccessService
-from services.accounts import create_user
+from services.accounts import create_user, set_password_login
 from services.event_log import EventLog
 from services.event_stream import EventStream
 from services.retention import Retention
@@ -312,6 +312,33 @@ def enable_webhook_command(endpoint_id: str) -> None:
         typer.echo(f"Enabled webhook {endpoint_id}.")
 
     _run_with_webhooks(settings, work)
+
+
+@cli.command("set-account")
+def set_account_command(
+    account: str,
+    mode: Annotated[str, typer.Option("--password-login", help="on or off.")],
+) -> None:
+    """Change an account's settings: --password-login off refuses password login for its users."""
+    if mode not in ("on", "off"):
+        typer.echo("error: BAD_USER_INPUT: --password-login must be on or off", err=True)
+        raise typer.Exit(code=2)
+    settings = load_settings()
+
+    async def run() -> None:
+        await migrate_to_latest(settings.database_url)
+        database = Database(create_engine(settings.database_url))
+        try:
+            await set_password_login(database, account_name=account, enabled=mode == "on")
+        finally:
+            await database.dispose()
+
+    try:
+        asyncio.run(run())
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.code.value}: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
+    typer.echo(f"Password login {mode} for account {account!r}.")
 
 
 @cli.command()

@@ -1,5 +1,6 @@
 from datetime import datetime
 
+from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
 from core.clock import utc_now
@@ -17,3 +18,4 @@ class Account(SQLModel, table=True):
     pruned_through_event_id: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     open_sessions: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utc_now, sa_type=UTCDateTime)
+    password_login: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})

@@ -13,11 +13,11 @@ from sqlmodel import col
 
 from core.clock import utc_now
 from core.database import Database
-from core.errors import Unauthenticated
+from core.errors import Forbidden, Unauthenticated
 from core.passwords import verify_password
 from core.settings import Settings
 from core.tokens import hash_token, new_token
-from models import EndReason, EventType, LoginSession, SessionStatus, User
+from models import Account, EndReason, EventType, LoginSession, SessionStatus, User
 from services.device import describe_device
 from services.event_log import EventPublisher, append_event
 from services.rate_limit import LoginThrottle
@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 PASSWORD_CHECKS_AT_ONCE = 2  # argon2 threads; more would only queue behind the cores
 INVALID_CREDENTIALS = "Invalid email or password."
+PASSWORD_LOGIN_OFF = "Password login is turned off for this account; sign in through its own login."  # noqa: S105
 INVALID_TOKEN = "Missing, invalid or ended session token."  # noqa: S105 (a message, not a secret)
 
 # Built once: SQLAlchemy keys its compiled-statement cache on the statement, and a statement object that is
@@ -74,14 +75,32 @@ class AccessService:
     ) -> LoginResult:
         attempt = self._throttle.begin(address=ip_address, email=email)  # RateLimited before any password check
         async with self._database.session() as db:
-            user = (await db.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()  # type: ignore[arg-type]
+            found = (
+                await db.execute(
+                    select(User, col(Account.password_login))
+                    .join(Account, col(Account.id) == col(User.account_id))
+                    .where(col(User.email) == email.strip().lower())
+                )
+            ).first()
+        user, password_login = (found[0], bool(found[1])) if found is not None else (None, True)
         # Always verify (against a dummy hash for unknown emails): same answer, similar time. Off the event
         # loop, a few at a time: an argon2 check costs ~0.2 s of CPU and would stall every open socket.
         async with self._hashing:
             verified = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
         if not verified or user is None:
             raise Unauthenticated(INVALID_CREDENTIALS)
+        if not password_login:
+            raise Forbidden(PASSWORD_LOGIN_OFF)
         attempt.succeeded()
+        return await self.start_session(
+            user_record(user), device_name=device_name, user_agent=user_agent, ip_address=ip_address
+        )
+
+    async def start_session(
+        self, user: UserRecord, *, device_name: str | None, user_agent: str | None, ip_address: str
+    ) -> LoginResult:
+        """A new session and its bearer token for a user already authenticated (by password, or by a trusted
+        backend): the CREATED event is written with it and published after commit."""
         token = new_token()
         device = describe_device(user_agent, device_name)
         now = utc_now()
@@ -102,7 +121,7 @@ class AccessService:
             )
             db.add(row)
             await db.flush()
-            record = session_record(row, user_record(user))
+            record = session_record(row, user)
             await count_open_sessions(db, [record], +1)
             event = await append_event(db, EventType.CREATED, record)
         await self._publisher.publish([event])

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.database import Database
-from core.errors import BadUserInput
+from core.errors import BadUserInput, NotFound
 from core.passwords import hash_password
 from models import Account, User
 from services.records import UserRecord, user_record
@@ -37,3 +37,13 @@ async def create_user(
     except IntegrityError as exc:
         raise BadUserInput("A user with this email already exists.") from exc
     return user_record(user)
+
+
+async def set_password_login(database: Database, *, account_name: str, enabled: bool) -> None:
+    """Allow or refuse password login for the account's users (refused: only a trusted backend signs them in)."""
+    async with database.session() as db, db.begin():
+        result = await db.execute(
+            update(Account).where(Account.name == account_name).values(password_login=enabled)  # type: ignore[arg-type]
+        )
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise NotFound(f"No account named {account_name!r}.")
