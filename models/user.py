@@ -8,13 +8,10 @@ from models.columns import UTCDateTime, new_id
 
 
 class User(SQLModel, table=True):
-<<<<<<< HEAD
-    """`open_sessions` counts the user's sessions not yet ended, kept like `Account.open_sessions`."""
-=======
-    """`external_id`: the user's id in a trusted backend's own login, unique within the account."""
+    """`open_sessions` counts the user's sessions not yet ended, kept like `Account.open_sessions`.
+    `external_id`: the user's id in a trusted backend's own login, unique within the account."""
 
     __table_args__ = (Index("ux_user_account_external_id", "account_id", "external_id", unique=True),)
->>>>>>> issue-16
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     account_id: str = Field(foreign_key="account.id", index=True, max_length=36)
