@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
@@ -54,6 +55,10 @@ class Settings(BaseSettings):
     login_attempts_per_email: int = Field(default=10, ge=1)
     login_attempt_window_seconds: float = Field(default=300, gt=0)
 
+    # Account security (see SECURITY.md): 0 = no limit; GEOLOCATION: off | builtin | path to a .mmdb file.
+    max_sessions_per_user: int = Field(default=0, ge=0)
+    geolocation: str = "off"
+
     @field_validator("trusted_proxies", "allowed_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -70,6 +75,16 @@ class Settings(BaseSettings):
                     f"ALLOWED_ORIGINS entry {entry!r} is not an origin: write scheme://host[:port], "
                     "e.g. https://console.example.com (no path)"
                 )
+        return value
+
+    @field_validator("geolocation")
+    @classmethod
+    def _check_geolocation(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() in ("off", "builtin"):
+            return value.lower()
+        if not value.endswith(".mmdb") or not Path(value).is_file():
+            raise ValueError("GEOLOCATION must be off, builtin, or the path of an existing .mmdb file")
         return value
 
     @field_validator("trusted_proxies")

@@ -9,9 +9,11 @@ import strawberry
 from resolvers import entities, mutations, queries, subscriptions
 from schema.federation import EntityLoader
 from schema.types import (
+    ChangePasswordPayload,
     LoginPayload,
     LogoutOtherSessionsPayload,
     LogoutSessionPayload,
+    LogoutSessionsPayload,
     Session,
     SessionConnection,
     SessionEvent,
@@ -29,6 +31,13 @@ class Query:
             "Default scope: the caller's own sessions. userId: another user of the caller's\n"
             "account (administrators only). allUsers: every user of the caller's account\n"
             "(administrators only)."
+        ),
+    )
+    session_history: SessionConnection = strawberry.field(
+        resolver=queries.session_history,
+        description=(
+            "Every session in the same scopes as activeSessions, ended ones included (until retention deletes them),\n"
+            "newest first, each with endedAt, endReason and endedBy."
         ),
     )
 
@@ -49,6 +58,18 @@ class Mutation:
     )
     logout_other_sessions: LogoutOtherSessionsPayload = strawberry.mutation(
         resolver=mutations.logout_other_sessions, description="Ends every session of the caller except the calling one."
+    )
+    change_password: ChangePasswordPayload = strawberry.mutation(
+        resolver=mutations.change_password,
+        description="Changes the caller's password; by default ends every other session of the caller.",
+    )
+    logout_sessions: LogoutSessionsPayload = strawberry.mutation(
+        resolver=mutations.logout_sessions,
+        description=(
+            "Administrators: ends every session of the account that still grants access and matches every "
+            "criterion of\nthe filter (at least one criterion must be given). One ENDED event per session, "
+            "reason REVOKED_BY_ADMIN."
+        ),
     )
 
 

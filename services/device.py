@@ -10,6 +10,7 @@ from models.enums import DeviceType
 
 MAX_LABEL_LENGTH = 200
 MAX_USER_AGENT_LENGTH = 1000
+MAX_FAMILY_LENGTH = 250
 
 _OS_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
 _DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "Debian", "FreeBSD"}
@@ -24,6 +25,7 @@ class DeviceInfo:
     browser: str | None
     os: str | None
     user_agent: str
+    family: str = ""  # browser family, OS family and device type: what makes two devices "alike"
 
 
 def describe_device(user_agent: str | None, device_name: str | None = None) -> DeviceInfo:
@@ -38,7 +40,9 @@ def describe_device(user_agent: str | None, device_name: str | None = None) -> D
     device_family = result.device.family if result and result.device else ""
     device_type = _device_type(ua, os_name, device_family, result)
     label = (device_name or "").strip()[:MAX_LABEL_LENGTH] or _label(browser, os_name, device_type)
-    return DeviceInfo(type=device_type, label=label, browser=browser, os=os_name, user_agent=ua)
+    browser_family = _name_with_major(result.user_agent.family, None) if result and result.user_agent else None
+    family = f"{browser_family or '-'}|{os_name or '-'}|{device_type.value}"[:MAX_FAMILY_LENGTH]
+    return DeviceInfo(type=device_type, label=label, browser=browser, os=os_name, user_agent=ua, family=family)
 
 
 def _name_with_major(family: str, major: str | None) -> str | None:
