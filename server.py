@@ -31,9 +31,15 @@ from schema.context import Services
 from schema.shared_execution import SharedResults
 from services.access import AccessService
 from services.accounts import create_user, set_password_login
+from services.account_security import AccountSecurity
+from services.bulk_logout import BulkLogout
 from services.event_log import EventLog
 from services.event_stream import EventStream
+from services.geolocation import open_locator
+from services.password_change import PasswordChange
+from services.rate_limit import LoginThrottle
 from services.retention import Retention
+from services.session_history import SessionHistory
 from services.sessions import SessionService
 from services.sweeper import Sweeper
 from services.webhook_delivery import WebhookWorker
@@ -82,13 +88,20 @@ async def open_runtime(
     await hub.start()
     watch_bus_reconnects(lambda: hub.reconnects)
     publisher = CountingPublisher(hub)
+    throttle = LoginThrottle.from_settings(settings)  # one per instance: logins and password changes share it
+    sessions = SessionService(database, publisher, settings)
     services = Services(
-        access=AccessService(database, publisher, settings),
-        sessions=SessionService(database, publisher, settings),
+        access=AccessService(database, publisher, settings, throttle, locator=open_locator(settings.geolocation)),
+        sessions=sessions,
         events=EventStream(hub, event_log, max_pending=settings.subscriber_queue_size),
         settings=settings,
         shared_results=SharedResults(),
         webhooks=WebhookService(database, settings),
+        security=AccountSecurity(
+            history=SessionHistory(database, sessions, settings),
+            passwords=PasswordChange(database, publisher, throttle),
+            bulk=BulkLogout(database, publisher, settings),
+        ),
     )
     registry = ConnectionRegistry(hub)
     sweeper = Sweeper(database, publisher, settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Literal, Self
 from urllib.parse import urlsplit
 
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(default=0.25, gt=0)
     webhook_lease_seconds: float = Field(default=60, gt=0)
     webhook_concurrency: int = Field(default=8, ge=1)
+    # Account security (see SECURITY.md): 0 = no limit; GEOLOCATION: off | builtin | path to a .mmdb file.
+    max_sessions_per_user: int = Field(default=0, ge=0)
+    geolocation: str = "off"
 
     @field_validator("trusted_proxies", "allowed_origins", mode="before")
     @classmethod
@@ -83,6 +87,16 @@ class Settings(BaseSettings):
                     f"ALLOWED_ORIGINS entry {entry!r} is not an origin: write scheme://host[:port], "
                     "e.g. https://console.example.com (no path)"
                 )
+        return value
+
+    @field_validator("geolocation")
+    @classmethod
+    def _check_geolocation(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() in ("off", "builtin"):
+            return value.lower()
+        if not value.endswith(".mmdb") or not Path(value).is_file():
+            raise ValueError("GEOLOCATION must be off, builtin, or the path of an existing .mmdb file")
         return value
 
     @field_validator("trusted_proxies")

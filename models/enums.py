@@ -14,6 +14,8 @@ class EndReason(StrEnum):
     REVOKED = "REVOKED"
     REVOKED_BY_ADMIN = "REVOKED_BY_ADMIN"
     EXPIRED = "EXPIRED"
+    PASSWORD_CHANGED = "PASSWORD_CHANGED"  # noqa: S105 (an end reason, not a password)
+    SESSION_LIMIT = "SESSION_LIMIT"
 
 
 class DeviceType(StrEnum):

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import Index, String, text
+from sqlalchemy import Index, String, false, text
 from sqlmodel import Field, SQLModel
 
 from core.clock import utc_now
@@ -31,6 +31,8 @@ class LoginSession(SQLModel, table=True):
         _partial("ix_login_session_expiry_due", "expires_at", where=OPEN),
         _partial("ix_login_session_idle_due", "last_seen_at", where=OPEN_AND_ACTIVE),
         _partial("ix_login_session_ended", "ended_at", where=ENDED),
+        Index("ix_login_session_user_history", "user_id", "created_at"),
+        Index("ix_login_session_account_history", "account_id", "created_at"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
@@ -49,3 +51,11 @@ class LoginSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     end_reason: EndReason | None = Field(default=None, sa_type=String(32))
+    # Account security: who ended it (null for expiry and limits), the device family seen before or not, and
+    # where the address placed it at login (null unless geolocation is on and the address is public and known).
+    ended_by_user_id: str | None = Field(default=None, foreign_key="user.id", max_length=36)
+    device_family: str | None = Field(default=None, max_length=250)
+    is_new_device: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    location_country_code: str | None = Field(default=None, max_length=2)
+    location_country: str | None = Field(default=None, max_length=100)
+    location_city: str | None = Field(default=None, max_length=100)

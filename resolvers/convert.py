@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import strawberry
 
 from schema.enums import DeviceType, EndReason, SessionEventType, SessionStatus
-from schema.types import Device, Session, SessionEvent, User
+from schema.types import Device, Location, Session, SessionEvent, User
 from services.device import shown_label, shown_software, shown_user_agent
-from services.records import EventRecord, SessionRecord, UserRecord
+from services.records import EventRecord, LocationRecord, SessionRecord, UserRecord
 
 
 def to_user(record: UserRecord) -> User:
@@ -42,7 +42,14 @@ def to_session(
         end_reason=EndReason(record.end_reason.value) if record.end_reason else None,
         duration_seconds=max(0, int((until - record.created_at).total_seconds())),
         is_current=record.id == viewer_session_id,
+        ended_by=to_user(record.ended_by) if record.ended_by else None,
+        is_new_device=record.is_new_device,
+        location=to_location(record.location) if record.location else None,
     )
+
+
+def to_location(record: LocationRecord) -> Location:
+    return Location(country_code=record.country_code, country=record.country, city=record.city)
 
 
 def to_event(record: EventRecord, *, viewer_session_id: str | None, now: datetime) -> SessionEvent:

@@ -9,7 +9,18 @@ import strawberry
 from core.clock import utc_now
 from resolvers.convert import to_session
 from schema.context import Context
-from schema.types import LoginInput, LoginPayload, LogoutOtherSessionsPayload, LogoutSessionPayload, Session
+from schema.types import (
+    ChangePasswordInput,
+    ChangePasswordPayload,
+    LoginInput,
+    LoginPayload,
+    LogoutOtherSessionsPayload,
+    LogoutSessionPayload,
+    LogoutSessionsPayload,
+    Session,
+    SessionFilter,
+)
+from services.bulk_logout import BulkCriteria
 from services.records import SessionRecord
 
 
@@ -46,3 +57,30 @@ async def logout_other_sessions(info: strawberry.Info[Context, None]) -> LogoutO
     caller = await info.context.viewer()
     ended = await info.context.services.sessions.end_other_sessions(caller)
     return LogoutOtherSessionsPayload(sessions=[_session(info.context, r, caller.session_id) for r in ended])
+
+
+async def change_password(info: strawberry.Info[Context, None], input: ChangePasswordInput) -> ChangePasswordPayload:
+    caller = await info.context.viewer()
+    ended = await info.context.services.security.passwords.change(
+        caller,
+        current_password=input.current_password,
+        new_password=input.new_password,
+        logout_other_sessions=input.logout_other_sessions is not False,
+        ip_address=info.context.client_ip,
+    )
+    return ChangePasswordPayload(ended_sessions=[_session(info.context, r, caller.session_id) for r in ended])
+
+
+async def logout_sessions(info: strawberry.Info[Context, None], filter: SessionFilter) -> LogoutSessionsPayload:
+    caller = await info.context.viewer()
+    criteria = BulkCriteria(
+        user_id=str(filter.user_id) if filter.user_id is not None else None,
+        ip_prefix=filter.ip_prefix,
+        device_type=filter.device_type.value if filter.device_type is not None else None,
+        started_before=filter.started_before,
+        idle_only=bool(filter.idle_only),
+    )
+    ended = await info.context.services.security.bulk.logout(caller, criteria)
+    return LogoutSessionsPayload(
+        count=len(ended), sessions=[_session(info.context, r, caller.session_id) for r in ended]
+    )

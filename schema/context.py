@@ -13,6 +13,7 @@ from strawberry.fastapi import BaseContext
 from core.settings import Settings
 from schema.shared_execution import SharedResults
 from services.access import AccessService
+from services.account_security import AccountSecurity
 from services.event_stream import EventStream
 from services.sessions import SessionService
 from services.viewer import Viewer
@@ -27,6 +28,7 @@ class Services:
     settings: Settings
     shared_results: SharedResults
     webhooks: WebhookService
+    security: AccountSecurity
 
 
 class LiveSocket(Protocol):

@@ -22,6 +22,15 @@ class EndReason(Enum):
         "REVOKED_BY_ADMIN", description="Ended by an administrator of the account."
     )
     EXPIRED = strawberry.enum_value("EXPIRED", description="Idle or absolute timeout reached.")
+    PASSWORD_CHANGED = strawberry.enum_value(
+        "PASSWORD_CHANGED", description="Ended because the user's password changed (every other session of that user)."
+    )
+    SESSION_LIMIT = strawberry.enum_value(
+        "SESSION_LIMIT",
+        description=(
+            "Ended to keep the user within the concurrent-session limit (the least recently used session goes)."
+        ),
+    )
 
 
 @strawberry.enum

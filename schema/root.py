@@ -9,9 +9,11 @@ import strawberry
 from resolvers import entities, mutations, queries, subscriptions, webhooks
 from schema.federation import EntityLoader
 from schema.types import (
+    ChangePasswordPayload,
     LoginPayload,
     LogoutOtherSessionsPayload,
     LogoutSessionPayload,
+    LogoutSessionsPayload,
     Session,
     SessionConnection,
     SessionEvent,
@@ -45,6 +47,13 @@ class Query:
         resolver=webhooks.webhook_deliveries,
         description="Deliveries to one endpoint of the caller's account, newest event first (administrators only).",
     )
+    session_history: SessionConnection = strawberry.field(
+        resolver=queries.session_history,
+        description=(
+            "Every session in the same scopes as activeSessions, ended ones included (until retention deletes them),\n"
+            "newest first, each with endedAt, endReason and endedBy."
+        ),
+    )
 
 
 @strawberry.type
@@ -75,6 +84,18 @@ class Mutation:
     rotate_webhook_secret: WebhookEndpointWithSecret = strawberry.mutation(
         resolver=webhooks.rotate_webhook_secret,
         description="Replaces an endpoint's signing secret; the old one stops at once (administrators only).",
+    )
+    change_password: ChangePasswordPayload = strawberry.mutation(
+        resolver=mutations.change_password,
+        description="Changes the caller's password; by default ends every other session of the caller.",
+    )
+    logout_sessions: LogoutSessionsPayload = strawberry.mutation(
+        resolver=mutations.logout_sessions,
+        description=(
+            "Administrators: ends every session of the account that still grants access and matches every "
+            "criterion of\nthe filter (at least one criterion must be given). One ENDED event per session, "
+            "reason REVOKED_BY_ADMIN."
+        ),
     )
 
 

@@ -35,6 +35,13 @@ class Device:
     )
 
 
+@strawberry.type(description="An approximate place, looked up from the session's address when it started.")
+class Location:
+    country_code: str = strawberry.field(description="ISO 3166-1 alpha-2, e.g. 'DE'.")
+    country: str = strawberry.field(description="The country's English name, e.g. 'Germany'.")
+    city: str | None
+
+
 @strawberry.federation.type(keys=["id"])
 class Session:
     id: strawberry.ID = strawberry.field(description="Opaque and unguessable.")
@@ -53,6 +60,22 @@ class Session:
         description="The seed's Time column: seconds from createdAt until now (or until endedAt)."
     )
     is_current: bool = strawberry.field(description="True for the session that made this request.")
+    ended_by: User | None = strawberry.field(
+        description=(
+            "Who ended it (the user themself or an administrator); null while it grants access, and after expiry "
+            "or a limit."
+        )
+    )
+    is_new_device: bool = strawberry.field(
+        description=(
+            "True when the user had no earlier session from a device like this one (same browser, OS and device type)."
+        )
+    )
+    location: Location | None = strawberry.field(
+        description=(
+            "Where the address places it: null when location lookup is off, or the address is private or unknown."
+        )
+    )
 
 
 @strawberry.type
@@ -98,6 +121,17 @@ class LogoutOtherSessionsPayload:
 
 
 @strawberry.type
+class ChangePasswordPayload:
+    ended_sessions: list[Session] = strawberry.field(description="The sessions this call ended.")
+
+
+@strawberry.type
+class LogoutSessionsPayload:
+    count: int = strawberry.field(description="How many sessions this call ended.")
+    sessions: list[Session]
+
+
+@strawberry.type
 class SessionEvent:
     id: strawberry.ID = strawberry.field(description="Increases with every event of an account: the resume cursor.")
     type: SessionEventType
@@ -111,4 +145,26 @@ class LoginInput:
     password: str
     device_name: str | None = strawberry.field(
         default=None, description="Optional name for this device, shown as its label."
+    )
+
+
+@strawberry.input(description="Criteria for ending sessions in bulk: a session must match every criterion given.")
+class SessionFilter:
+    user_id: strawberry.ID | None = None
+    ip_prefix: str | None = strawberry.field(
+        default=None, description="An address or a network in CIDR notation, IPv4 or IPv6, e.g. '203.0.113.0/24'."
+    )
+    device_type: DeviceType | None = None
+    started_before: datetime | None = strawberry.field(
+        default=None, description="Only sessions that started before this instant."
+    )
+    idle_only: bool | None = strawberry.field(default=False, description="Only sessions that are IDLE.")
+
+
+@strawberry.input
+class ChangePasswordInput:
+    current_password: str
+    new_password: str
+    logout_other_sessions: bool | None = strawberry.field(
+        default=True, description="End every other session of the user (reason PASSWORD_CHANGED)."
     )

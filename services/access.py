@@ -20,6 +20,7 @@ from core.tokens import hash_token, new_token
 from models import Account, EndReason, EventType, LoginSession, SessionStatus, User
 from services.device import describe_device
 from services.event_log import EventPublisher, append_event
+from services.geolocation import Locator, NoLocation
 from services.rate_limit import LoginThrottle
 from services.records import (
     LOGIN_SESSION_COLUMNS,
@@ -31,6 +32,7 @@ from services.records import (
     session_record,
     user_record,
 )
+from services.session_limit import is_new_device, make_room
 from services.session_store import count_open_sessions, end_where
 from services.viewer import Viewer
 
@@ -63,12 +65,15 @@ class AccessService:
         publisher: EventPublisher,
         settings: Settings,
         throttle: LoginThrottle | None = None,
+        *,
+        locator: Locator | None = None,
     ) -> None:
         self._database = database
         self._publisher = publisher
         self._settings = settings
         self._throttle = throttle or LoginThrottle.from_settings(settings)
         self._hashing = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
+        self._locator: Locator = locator or NoLocation()
 
     async def login(
         self, *, email: str, password: str, device_name: str | None, user_agent: str | None, ip_address: str
@@ -103,8 +108,12 @@ class AccessService:
         backend): the CREATED event is written with it and published after commit."""
         token = new_token()
         device = describe_device(user_agent, device_name)
+        location = self._locator.locate(ip_address)  # once, at login; stored with the session
         now = utc_now()
         async with self._database.session() as db, db.begin():
+            _, limit_events = await make_room(db, user_id=user.id, limit=self._settings.max_sessions_per_user, now=now)
+            since = now - timedelta(days=self._settings.retention_days)
+            new_device = await is_new_device(db, user_id=user.id, family=device.family, since=since)
             row = LoginSession(
                 token_hash=hash_token(token),
                 user_id=user.id,
@@ -118,13 +127,18 @@ class AccessService:
                 created_at=now,
                 last_seen_at=now,
                 expires_at=self._expiry(created_at=now, last_seen_at=now),
+                device_family=device.family,
+                is_new_device=new_device,
+                location_country_code=location.country_code if location else None,
+                location_country=location.country if location else None,
+                location_city=location.city if location else None,
             )
             db.add(row)
             await db.flush()
             record = session_record(row, user)
             await count_open_sessions(db, [record], +1)
             event = await append_event(db, EventType.CREATED, record)
-        await self._publisher.publish([event])
+        await self._publisher.publish([*limit_events, event])
         log.info("session created", extra={"session_id": record.id, "user_id": user.id})
         return LoginResult(token=token, session=record)
 

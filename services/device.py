@@ -14,6 +14,7 @@ MAX_USER_AGENT_LENGTH = 1000
 # How much of each is shown and returned (services/display_text.py); the stored value keeps its own bound.
 DISPLAY_LABEL_LENGTH = 100
 DISPLAY_USER_AGENT_LENGTH = 500
+MAX_FAMILY_LENGTH = 250
 
 _OS_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
 _DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "Debian", "FreeBSD"}
@@ -28,6 +29,7 @@ class DeviceInfo:
     browser: str | None
     os: str | None
     user_agent: str
+    family: str = ""  # browser family, OS family and device type: what makes two devices "alike"
 
 
 def describe_device(user_agent: str | None, device_name: str | None = None) -> DeviceInfo:
@@ -44,7 +46,9 @@ def describe_device(user_agent: str | None, device_name: str | None = None) -> D
     # A name is stored as given, but one with nothing visible in it names nothing: the derived label stands.
     name = (device_name or "").strip()[:MAX_LABEL_LENGTH]
     label = storable_text(name) if display_text(name, DISPLAY_LABEL_LENGTH) else _label(browser, os_name, device_type)
-    return DeviceInfo(type=device_type, label=label, browser=browser, os=os_name, user_agent=ua)
+    browser_family = _name_with_major(result.user_agent.family, None) if result and result.user_agent else None
+    family = f"{browser_family or '-'}|{os_name or '-'}|{device_type.value}"[:MAX_FAMILY_LENGTH]
+    return DeviceInfo(type=device_type, label=label, browser=browser, os=os_name, user_agent=ua, family=family)
 
 
 def _name_with_major(family: str, major: str | None) -> str | None:

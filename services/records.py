@@ -23,6 +23,15 @@ class UserRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LocationRecord:
+    """Where an address was placed when the session started (country, and city when the database knows)."""
+
+    country_code: str
+    country: str
+    city: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionRecord:
     id: str
     user: UserRecord
@@ -38,6 +47,9 @@ class SessionRecord:
     expires_at: datetime
     ended_at: datetime | None
     end_reason: EndReason | None
+    ended_by: UserRecord | None = None
+    is_new_device: bool = False
+    location: LocationRecord | None = None
 
     def status_at(self, now: datetime, idle_window: timedelta) -> SessionStatus:
         """The status as of `now`: IDLE once unused for the idle window, whatever the sweep has stored yet."""
@@ -100,9 +112,12 @@ def row_user(row: AnyRow) -> UserRecord:
     )
 
 
-def session_record(row: LoginSession | AnyRow, user: UserRecord) -> SessionRecord:
+def session_record(row: LoginSession | AnyRow, user: UserRecord, ended_by: UserRecord | None = None) -> SessionRecord:
+    """`ended_by`: the user whose id the row holds in `ended_by_user_id` (the caller looks it up)."""
     # A core row is read through its mapping: by name, that is several times faster than its attributes.
     field: Callable[[str], Any] = row._mapping.__getitem__ if isinstance(row, Row) else partial(getattr, row)
+    # Columns a narrower select may leave out read as their defaults.
+    optional: Callable[[str], Any] = row._mapping.get if isinstance(row, Row) else partial(getattr, row)
     end_reason = field("end_reason")
     return SessionRecord(
         id=field("id"),
@@ -119,7 +134,16 @@ def session_record(row: LoginSession | AnyRow, user: UserRecord) -> SessionRecor
         expires_at=field("expires_at"),
         ended_at=field("ended_at"),
         end_reason=EndReason(end_reason) if end_reason else None,
+        ended_by=ended_by,
+        is_new_device=bool(optional("is_new_device")),
+        location=_location(optional("location_country_code"), optional("location_country"), optional("location_city")),
     )
+
+
+def _location(country_code: str | None, country: str | None, city: str | None) -> LocationRecord | None:
+    if not country_code:
+        return None
+    return LocationRecord(country_code=country_code, country=country or country_code, city=city)
 
 
 def event_record(row: SessionEvent) -> EventRecord:
@@ -164,4 +188,7 @@ def session_from_dict(data: dict[str, Any]) -> SessionRecord:
         expires_at=expires_at,
         ended_at=when("ended_at"),
         end_reason=EndReason(data["end_reason"]) if data.get("end_reason") else None,
+        ended_by=UserRecord(**data["ended_by"]) if data.get("ended_by") else None,
+        is_new_device=bool(data.get("is_new_device", False)),
+        location=LocationRecord(**data["location"]) if data.get("location") else None,
     )

@@ -25,7 +25,13 @@ async def load_session(db: AsyncSession, session_id: str) -> SessionRecord | Non
     if row is None:
         return None
     session, user = row
-    return session_record(session, user_record(user))
+    enders = await _users(db, {session.ended_by_user_id} if session.ended_by_user_id else set())
+    return session_record(session, user_record(user), enders.get(session.ended_by_user_id or ""))
+
+
+async def ended_by_of(db: AsyncSession, ender_ids: set[str | None]) -> dict[str, UserRecord]:
+    """The users who ended sessions (`ended_by_user_id` values), by id; None values are skipped."""
+    return await _users(db, {key for key in ender_ids if key})
 
 
 async def end_where(
@@ -34,19 +40,24 @@ async def end_where(
     reason: EndReason,
     now: datetime,
     *,
-    actor_user_id: str | None = None,
+    ended_by: UserRecord | None = None,
 ) -> tuple[list[SessionRecord], list[EventRecord]]:
-    """End every open session matching `condition`; one ENDED event per session actually ended, naming the
-    user who ended it (`actor_user_id`, None for the service itself)."""
+    """End every open session matching `condition`; one ENDED event per session actually ended.
+    `ended_by`: the person ending them (None for expiry and limits)."""
     statement = (
         update(LoginSession)
         .where(condition, LoginSession.ended_at.is_(None))  # type: ignore[union-attr]
-        .values(ended_at=now, end_reason=reason, status=SessionStatus.ENDED)
+        .values(
+            ended_at=now,
+            end_reason=reason,
+            status=SessionStatus.ENDED,
+            ended_by_user_id=ended_by.id if ended_by else None,
+        )
         .returning(LoginSession)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     rows = list((await db.execute(statement)).scalars().all())
-    records, events = await _with_events(db, rows, EventType.ENDED, actor_user_id=actor_user_id)
+    records, events = await _with_events(db, rows, EventType.ENDED, ended_by)
     await count_open_sessions(db, records, -1)
     return records, events
 
@@ -67,13 +78,16 @@ async def set_status_where(
 
 
 async def _with_events(
-    db: AsyncSession, rows: Sequence[LoginSession], event_type: EventType, *, actor_user_id: str | None = None
+    db: AsyncSession, rows: Sequence[LoginSession], event_type: EventType, ended_by: UserRecord | None = None
 ) -> tuple[list[SessionRecord], list[EventRecord]]:
     if not rows:
         return [], []
     users = await _users(db, {row.user_id for row in rows})
     # Sorted by account so concurrent multi-account writers take account locks in one order.
-    records = sorted((session_record(row, users[row.user_id]) for row in rows), key=lambda r: (r.user.account_id, r.id))
+    records = sorted(
+        (session_record(row, users[row.user_id], ended_by) for row in rows), key=lambda r: (r.user.account_id, r.id)
+    )
+    actor_user_id = ended_by.id if ended_by is not None else None
     return records, await append_events(db, event_type, records, actor_user_id=actor_user_id)
 
 

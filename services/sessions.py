@@ -23,7 +23,7 @@ from models import EndReason, LoginSession, User
 from services.event_log import EventPublisher
 from services.records import SessionRecord, UserRecord, row_user, session_record, user_record
 from services.session_listing import Scope, head_statement, page_statement
-from services.session_store import end_where, load_session
+from services.session_store import end_where, ended_by_of, load_session
 from services.viewer import Viewer
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,8 @@ class SessionService:
             query = query.where(col(LoginSession.user_id) == viewer.user.id)
         async with self._database.session() as db:
             rows = (await db.execute(query)).all()
-        records = (session_record(row, user_record(user)) for row, user in rows)
+            enders = await ended_by_of(db, {row.ended_by_user_id for row, _ in rows})
+        records = (session_record(row, user_record(user), enders.get(row.ended_by_user_id or "")) for row, user in rows)
         return {record.id: record for record in records if may_see(viewer, record)}
 
     async def users_visible_to(self, viewer: Viewer, user_ids: Collection[str]) -> dict[str, UserRecord]:
@@ -120,7 +121,7 @@ class SessionService:
                 LoginSession.id == target.id,  # type: ignore[arg-type]
                 reason,
                 utc_now(),
-                actor_user_id=viewer.user.id,
+                ended_by=viewer.user,
             )
             if not ended:  # another request ended it first
                 current = await load_session(db, session_id)
@@ -136,9 +137,15 @@ class SessionService:
     async def end_other_sessions(self, viewer: Viewer) -> list[SessionRecord]:
         async with self._database.session() as db, db.begin():
             condition = and_(LoginSession.user_id == viewer.user.id, LoginSession.id != viewer.session_id)  # type: ignore[arg-type]
-            ended, events = await end_where(db, condition, EndReason.REVOKED, utc_now(), actor_user_id=viewer.user.id)
+            ended, events = await end_where(db, condition, EndReason.REVOKED, utc_now(), ended_by=viewer.user)
         await self._publisher.publish(events)
         return ended
+
+    async def scope(
+        self, connection: AsyncConnection, viewer: Viewer, *, user_id: str | None, all_users: bool
+    ) -> tuple[Scope, str]:
+        """The scope rules of `activeSessions`, for listings of other kinds (history)."""
+        return await self._scope(connection, viewer, user_id=user_id, all_users=all_users)
 
     async def _scope(
         self, connection: AsyncConnection, viewer: Viewer, *, user_id: str | None, all_users: bool
