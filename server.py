@@ -30,8 +30,8 @@ from schema.close_codes import SERVER_RESTARTING
 from schema.context import Services
 from schema.shared_execution import SharedResults
 from services.access import AccessService
-from services.accounts import create_user, set_password_login
 from services.account_security import AccountSecurity
+from services.accounts import create_user, set_password_login
 from services.bulk_logout import BulkLogout
 from services.event_log import EventLog
 from services.event_stream import EventStream
