@@ -21,14 +21,17 @@ class LoginSession(SQLModel, table=True):
     """One device's login. Only the SHA-256 of its bearer token is kept.
 
     Every statement that reads many sessions has an index of its own, over open sessions only: the listings
-    (newest first, scanned backwards from a keyset cursor), the expiry and idle sweeps (due rows first), and
-    retention (ended rows by age)."""
+    (newest first, scanned backwards from a keyset cursor), the open sessions of a scope already past their
+    expiry (taken off its open-session count), the expiry and idle sweeps (due rows first), and retention
+    (ended rows by age)."""
 
     __tablename__ = "login_session"
     __table_args__ = (
         _partial("ix_login_session_account_newest", "account_id", "created_at", "id", where=OPEN),
         _partial("ix_login_session_user_newest", "user_id", "created_at", "id", where=OPEN),
         _partial("ix_login_session_expiry_due", "expires_at", where=OPEN),
+        _partial("ix_login_session_account_expiry", "account_id", "expires_at", where=OPEN),
+        _partial("ix_login_session_user_expiry", "user_id", "expires_at", where=OPEN),
         _partial("ix_login_session_idle_due", "last_seen_at", where=OPEN_AND_ACTIVE),
         _partial("ix_login_session_ended", "ended_at", where=ENDED),
         Index("ix_login_session_user_history", "user_id", "created_at"),

@@ -57,7 +57,15 @@ def configure_logging(*, log_format: Literal["json", "text"], debug: bool) -> No
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
+    log_sql(debug)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers[:] = []
         uvicorn_logger.propagate = True
+
+
+def log_sql(enabled: bool) -> None:
+    """SQL statements and their bound values at INFO (SQLAlchemy's own `sqlalchemy.engine` logger), for DEBUG in
+    development only (production refuses DEBUG). The values hold token hashes, never a raw token: the service
+    only ever sends the SHA-256 of a token to the database."""
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if enabled else logging.WARNING)

@@ -95,7 +95,13 @@ class SessionConnection:
     edges: list[SessionEdge]
     nodes: list[Session]
     page_info: PageInfo
-    total_count: int
+    total_count: int = strawberry.field(
+        description=(
+            "Exact number of sessions in the scope that still grant access (every page of the list), read\n"
+            "from counters kept in the same transaction as every login and logout: its cost does not grow\n"
+            "with the number of sessions."
+        )
+    )
     event_cursor: strawberry.ID = strawberry.field(
         description=(
             "The newest session event of the account when this list was read: subscribe to sessionEvents\n"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from functools import cache
+from typing import Any, Protocol
 
-from sqlalchemy import BindParameter, ScalarSelect, func, select, update
+from sqlalchemy import BindParameter, Integer, ScalarSelect, Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -89,6 +90,18 @@ def latest_event_id_of(account_id: str | BindParameter[str]) -> ScalarSelect[int
     return select(func.max(col(SessionEvent.id))).where(col(SessionEvent.account_id) == account_id).scalar_subquery()
 
 
+@cache
+def replay_statement(*, own_scope: bool) -> Select[Any]:
+    """Up to `limit` events of `account_id` after `after_id`, oldest first; `own_scope`: of `user_id` only.
+    Served by `ix_session_event_account_id` (account) or `ix_session_event_account_user_id` (own scope)."""
+    query = select(SessionEvent).where(
+        col(SessionEvent.account_id) == bindparam("account_id"), col(SessionEvent.id) > bindparam("after_id")
+    )
+    if own_scope:
+        query = query.where(col(SessionEvent.user_id) == bindparam("user_id"))
+    return query.order_by(col(SessionEvent.id)).limit(bindparam("limit", type_=Integer))
+
+
 class EventLog:
     """Reads of the event table."""
 
@@ -98,10 +111,12 @@ class EventLog:
     async def after_id(
         self, *, account_id: str, after_id: int, user_id: str | None, limit: int = MAX_REPLAY_BATCH
     ) -> list[EventRecord]:
-        query = select(SessionEvent).where(SessionEvent.account_id == account_id, SessionEvent.id > after_id)  # type: ignore[arg-type,operator]
+        values = {"account_id": account_id, "after_id": after_id, "limit": limit}
         if user_id is not None:
-            query = query.where(SessionEvent.user_id == user_id)  # type: ignore[arg-type]
-        return await self._fetch(query.order_by(SessionEvent.id).limit(limit))  # type: ignore[arg-type]
+            values["user_id"] = user_id
+        async with self._database.session() as db:
+            rows = (await db.execute(replay_statement(own_scope=user_id is not None), values)).scalars().all()
+            return [event_record(row) for row in rows]
 
     async def after_seq(self, *, account_id: str, after_seq: int, limit: int = MAX_REPLAY_BATCH) -> list[EventRecord]:
         query = (

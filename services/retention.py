@@ -26,11 +26,12 @@ from models import Account, LoginSession, SessionEvent
 
 log = logging.getLogger(__name__)
 
-# Up to `limit` events older than `cutoff`, oldest first.
+# Up to `limit` events older than `cutoff`, oldest first (in the index's order: with nothing due, the scan
+# stops at once instead of walking the table).
 DUE_EVENTS = (
     select(col(SessionEvent.id), col(SessionEvent.account_id))
     .where(col(SessionEvent.occurred_at) < bindparam("cutoff"))
-    .order_by(col(SessionEvent.id))
+    .order_by(col(SessionEvent.occurred_at))
     .limit(bindparam("limit", type_=Integer))
     .with_for_update(skip_locked=True)
 )
@@ -41,6 +42,7 @@ DUE_SESSIONS: Select[Any] = (
         col(LoginSession.ended_at) < bindparam("cutoff"),
         ~exists().where(col(SessionEvent.session_id) == col(LoginSession.id)),
     )
+    .order_by(col(LoginSession.ended_at))
     .limit(bindparam("limit", type_=Integer))
     .with_for_update(skip_locked=True)
 )

@@ -7,9 +7,9 @@ resuming after a cursor, `after_created_at` and `after_id`.
 
 Each is served by an index whatever the scope's size: a page is a backward range scan of the partial index
 `(account_id | user_id, created_at, id) WHERE ended_at IS NULL` from the cursor (a row-value comparison, which
-the index takes as its bound), the count is the scope's `open_sessions` counter less the few open sessions
-already past their expiry (`ix_login_session_expiry_due`), and the newest event is the last entry of the
-account in `ix_session_event_account_id`."""
+the index takes as its bound); the count is the scope's `open_sessions` counter less the few open sessions
+already past their expiry (`ix_login_session_account_expiry`, `ix_login_session_user_expiry`); the newest
+event is the account's last entry in `ix_session_event_account_id`."""
 
 from __future__ import annotations
 

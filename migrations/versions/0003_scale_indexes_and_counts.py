@@ -22,6 +22,8 @@ PARTIAL_INDEXES = [
     ("ix_login_session_account_newest", ["account_id", "created_at", "id"], OPEN),
     ("ix_login_session_user_newest", ["user_id", "created_at", "id"], OPEN),
     ("ix_login_session_expiry_due", ["expires_at"], OPEN),
+    ("ix_login_session_account_expiry", ["account_id", "expires_at"], OPEN),
+    ("ix_login_session_user_expiry", ["user_id", "expires_at"], OPEN),
     ("ix_login_session_idle_due", ["last_seen_at"], OPEN_AND_ACTIVE),
     ("ix_login_session_ended", ["ended_at"], ENDED),
 ]
