@@ -32,6 +32,8 @@ from services.access import AccessService
 from services.accounts import create_user
 from services.event_log import EventLog
 from services.event_stream import EventStream
+from services.limit_store import open_limit_store
+from services.rate_limit import LoginThrottle
 from services.retention import Retention
 from services.sessions import SessionService
 from services.sweeper import Sweeper
@@ -76,8 +78,9 @@ async def open_runtime(settings: Settings, *, run_sweeper: bool = True) -> Async
     await hub.start()
     watch_bus_reconnects(lambda: hub.reconnects)
     publisher = CountingPublisher(hub)
+    limit_store = open_limit_store(settings, database)
     services = Services(
-        access=AccessService(database, publisher, settings),
+        access=AccessService(database, publisher, settings, LoginThrottle.from_settings(settings, limit_store)),
         sessions=SessionService(database, publisher, settings),
         events=EventStream(hub, event_log, max_pending=settings.subscriber_queue_size),
         settings=settings,
@@ -102,6 +105,7 @@ async def open_runtime(settings: Settings, *, run_sweeper: bool = True) -> Async
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await hub.stop()
+        await limit_store.close()
         await database.dispose()
 
 

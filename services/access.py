@@ -20,6 +20,7 @@ from core.tokens import hash_token, new_token
 from models import EndReason, EventType, LoginSession, SessionStatus, User
 from services.device import describe_device
 from services.event_log import EventPublisher, append_event
+from services.limit_store import MemoryLimitStore
 from services.rate_limit import LoginThrottle
 from services.records import (
     LOGIN_SESSION_COLUMNS,
@@ -66,13 +67,14 @@ class AccessService:
         self._database = database
         self._publisher = publisher
         self._settings = settings
-        self._throttle = throttle or LoginThrottle.from_settings(settings)
+        self._throttle = throttle or LoginThrottle.from_settings(settings, MemoryLimitStore())
         self._hashing = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
 
     async def login(
         self, *, email: str, password: str, device_name: str | None, user_agent: str | None, ip_address: str
     ) -> LoginResult:
-        attempt = self._throttle.begin(address=ip_address, email=email)  # RateLimited before any password check
+        # RateLimited (or, the limit store being unreachable, ServiceUnavailable) before any password check.
+        attempt = await self._throttle.begin(address=ip_address, email=email)
         async with self._database.session() as db:
             user = (await db.execute(select(User).where(User.email == email.strip().lower()))).scalar_one_or_none()  # type: ignore[arg-type]
         # Always verify (against a dummy hash for unknown emails): same answer, similar time. Off the event
@@ -81,7 +83,7 @@ class AccessService:
             verified = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
         if not verified or user is None:
             raise Unauthenticated(INVALID_CREDENTIALS)
-        attempt.succeeded()
+        await attempt.succeeded()
         token = new_token()
         device = describe_device(user_agent, device_name)
         now = utc_now()
