@@ -36,6 +36,7 @@ from services.bulk_logout import BulkLogout
 from services.event_log import EventLog
 from services.event_stream import EventStream
 from services.geolocation import open_locator
+from services.limit_store import open_limit_store
 from services.password_change import PasswordChange
 from services.rate_limit import LoginThrottle
 from services.retention import Retention
@@ -88,7 +89,9 @@ async def open_runtime(
     await hub.start()
     watch_bus_reconnects(lambda: hub.reconnects)
     publisher = CountingPublisher(hub)
-    throttle = LoginThrottle.from_settings(settings)  # one per instance: logins and password changes share it
+    limit_store = open_limit_store(settings, database)
+    # one per instance: logins and password changes share it
+    throttle = LoginThrottle.from_settings(settings, limit_store)
     sessions = SessionService(database, publisher, settings)
     services = Services(
         access=AccessService(database, publisher, settings, throttle, locator=open_locator(settings.geolocation)),
@@ -124,6 +127,7 @@ async def open_runtime(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await hub.stop()
+        await limit_store.close()
         await database.dispose()
 
 

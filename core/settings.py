@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     max_subscriptions_per_connection: int = Field(default=10, ge=1)
     max_sockets_per_session: int = Field(default=5, ge=1)
     login_attempts_per_address: int = Field(default=30, ge=1)
-    login_attempts_per_email: int = Field(default=10, ge=1)
+    login_attempts_per_email: int = Field(default=10, ge=1)  # per (email, client address)
+    login_attempts_per_email_all_addresses: int = Field(default=100, ge=1)
     login_attempt_window_seconds: float = Field(default=300, gt=0)
 
     # Webhooks (see the README's Webhooks section and SECURITY.md).

@@ -3,6 +3,7 @@
 from models.account import Account
 from models.enums import DeviceType, EndReason, EventType, SessionStatus
 from models.event import SessionEvent
+from models.limit_slot import LimitSlot
 from models.login_session import LoginSession
 from models.user import User
 from models.webhook import WebhookDelivery, WebhookEndpoint
@@ -12,6 +13,7 @@ __all__ = [
     "DeviceType",
     "EndReason",
     "EventType",
+    "LimitSlot",
     "LoginSession",
     "SessionEvent",
     "SessionStatus",

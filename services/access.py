@@ -21,6 +21,7 @@ from models import Account, EndReason, EventType, LoginSession, SessionStatus, U
 from services.device import describe_device
 from services.event_log import EventPublisher, append_event
 from services.geolocation import Locator, NoLocation
+from services.limit_store import MemoryLimitStore
 from services.rate_limit import LoginThrottle
 from services.records import (
     LOGIN_SESSION_COLUMNS,
@@ -71,14 +72,15 @@ class AccessService:
         self._database = database
         self._publisher = publisher
         self._settings = settings
-        self._throttle = throttle or LoginThrottle.from_settings(settings)
+        self._throttle = throttle or LoginThrottle.from_settings(settings, MemoryLimitStore())
         self._hashing = asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE)
         self._locator: Locator = locator or NoLocation()
 
     async def login(
         self, *, email: str, password: str, device_name: str | None, user_agent: str | None, ip_address: str
     ) -> LoginResult:
-        attempt = self._throttle.begin(address=ip_address, email=email)  # RateLimited before any password check
+        # RateLimited (or, the limit store being unreachable, ServiceUnavailable) before any password check.
+        attempt = await self._throttle.begin(address=ip_address, email=email)
         async with self._database.session() as db:
             found = (
                 await db.execute(
@@ -96,7 +98,7 @@ class AccessService:
             raise Unauthenticated(INVALID_CREDENTIALS)
         if not password_login:
             raise Forbidden(PASSWORD_LOGIN_OFF)
-        attempt.succeeded()
+        await attempt.succeeded()
         return await self.start_session(
             user_record(user), device_name=device_name, user_agent=user_agent, ip_address=ip_address
         )

@@ -50,7 +50,7 @@ class PasswordChange:
         if new_password == current_password:
             raise BadUserInput("The new password must differ from the current one.")
         # The same windows as logins (address and email): a stolen token cannot be used to guess the password.
-        attempt = self._throttle.begin(address=ip_address, email=viewer.user.email)
+        attempt = await self._throttle.begin(address=ip_address, email=viewer.user.email)
         async with self._database.session() as db:
             old_hash = (
                 await db.execute(select(col(User.password_hash)).where(col(User.id) == viewer.user.id))
@@ -59,7 +59,7 @@ class PasswordChange:
             verified = await asyncio.to_thread(verify_password, old_hash, current_password)
         if not verified:
             raise BadUserInput(WRONG_PASSWORD)
-        attempt.succeeded()
+        await attempt.succeeded()
         async with self._hashing:
             new_hash = await asyncio.to_thread(hash_password, new_password)
         ended: list[SessionRecord] = []

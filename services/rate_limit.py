@@ -1,124 +1,106 @@
-"""Login throttling: sliding windows per client address and per email, kept in this process.
+"""Login throttling: sliding windows counted in the shared limit store (services/limit_store.py), so every
+instance of a fleet counts against the same limits.
 
-A slot is taken before the password is checked and given back when the login succeeds, so only failed (or
-still running) attempts count: a user who logs in many times is never throttled, a guesser is. Refused
-attempts take no slot and check no password. The windows live in memory, per instance: a fleet of N
-instances allows up to N times the limit (SECURITY.md)."""
+A login takes a slot in each of its windows before the password is checked and gives them back when it
+succeeds, so only failed (or still running) attempts count: a user who logs in many times is never throttled,
+a guesser is. Refused attempts take no slot and check no password. The windows:
+
+- per client address (`LOGIN_ATTEMPTS_PER_ADDRESS`);
+- per (email, client address) (`LOGIN_ATTEMPTS_PER_EMAIL`): a stranger failing from one address does not lock
+  the owner, who logs in from another, out;
+- per email across all addresses (`LOGIN_ATTEMPTS_PER_EMAIL_ALL_ADDRESSES`), with growing back-off: twice as
+  many in four windows, four times as many in sixteen, so a guesser spread over many addresses is held back
+  longer and longer, while the owner is only locked out by a spread-out attack that size (SECURITY.md).
+
+A store that cannot be reached refuses the login (`SERVICE_UNAVAILABLE`) rather than stop counting."""
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
+import logging
+import uuid
 from dataclasses import dataclass
 
 from core.errors import RateLimited
 from core.settings import Settings
+from services.limit_store import LimitStore, StoreUnavailable, slot_key
+
+log = logging.getLogger(__name__)
 
 TOO_MANY_ATTEMPTS = "Too many login attempts; try again later."
-DEFAULT_MAX_KEYS = 100_000
+BACK_OFF_STEPS = ((1, 1), (2, 4), (4, 16))  # (times the limit, times the window) of the all-addresses limit
 
 
-class SlidingWindow:
-    """At most `limit` slots per key within the last `window` seconds.
-
-    Memory is bounded: at most `max_keys` keys (the least recently used goes first), each holding at most
-    `limit` timestamps."""
-
-    def __init__(
-        self,
-        *,
-        limit: int,
-        window: float,
-        max_keys: int = DEFAULT_MAX_KEYS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._limit = limit
-        self._window = window
-        self._max_keys = max_keys
-        self._clock = clock
-        self._slots: OrderedDict[str, deque[float]] = OrderedDict()
-
-    def __len__(self) -> int:
-        return len(self._slots)
-
-    def try_take(self, key: str) -> float | None:
-        """Take a slot; returns its stamp (to give it back), or None when the key is at its limit."""
-        now = self._clock()
-        slots = self._slots.get(key)
-        if slots is None:
-            self._evict(now)
-            slots = self._slots[key] = deque()
-        else:
-            self._slots.move_to_end(key)
-            _drop_older(slots, now - self._window)
-        if len(slots) >= self._limit:
-            return None
-        slots.append(now)
-        return now
-
-    def give_back(self, key: str, stamp: float) -> None:
-        slots = self._slots.get(key)
-        if slots is None:
-            return
-        try:
-            slots.remove(stamp)
-        except ValueError:
-            return
-        if not slots:
-            del self._slots[key]
-
-    def _evict(self, now: float) -> None:
-        """Drop keys whose slots have all expired (oldest use first), then the least recently used if full."""
-        horizon = now - self._window
-        while self._slots:
-            key, slots = next(iter(self._slots.items()))
-            if len(self._slots) < self._max_keys and (not slots or slots[-1] > horizon):
-                return
-            del self._slots[key]
-
-
-def _drop_older(slots: deque[float], horizon: float) -> None:
-    while slots and slots[0] <= horizon:
-        slots.popleft()
+@dataclass(frozen=True, slots=True)
+class Window:
+    kind: str
+    limit: int
+    seconds: float
 
 
 @dataclass(slots=True)
 class LoginAttempt:
-    """A login that holds a slot in both windows until it succeeds."""
+    """A login that holds a slot in each of its windows until it succeeds."""
 
-    _throttle: LoginThrottle
-    _address: str
-    _email: str
-    _address_stamp: float
-    _email_stamp: float
+    _store: LimitStore
+    _member: str
+    _keys: list[str]
 
-    def succeeded(self) -> None:
-        self._throttle.by_address.give_back(self._address, self._address_stamp)
-        self._throttle.by_email.give_back(self._email, self._email_stamp)
+    async def succeeded(self) -> None:
+        """Give the slots back; a store that fails now only leaves them to expire with their windows."""
+        for key in self._keys:
+            try:
+                await self._store.release(key, self._member)
+            except StoreUnavailable:
+                log.warning("login slot not given back (the limit store is unavailable); it expires instead")
+                return
 
 
 class LoginThrottle:
-    def __init__(self, by_address: SlidingWindow, by_email: SlidingWindow) -> None:
-        self.by_address = by_address
-        self.by_email = by_email
+    def __init__(
+        self,
+        store: LimitStore,
+        *,
+        per_address: int,
+        per_email_and_address: int,
+        per_email: int,
+        window: float,
+    ) -> None:
+        self._store = store
+        self._by_address = Window("login-address", per_address, window)
+        self._by_pair = Window("login-email-address", per_email_and_address, window)
+        self._by_email = [
+            Window(f"login-email-{n}", per_email * times, window * windows)
+            for n, (times, windows) in enumerate(BACK_OFF_STEPS)
+        ]
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> LoginThrottle:
-        window = settings.login_attempt_window_seconds
+    def from_settings(cls, settings: Settings, store: LimitStore) -> LoginThrottle:
         return cls(
-            SlidingWindow(limit=settings.login_attempts_per_address, window=window, clock=clock),
-            SlidingWindow(limit=settings.login_attempts_per_email, window=window, clock=clock),
+            store,
+            per_address=settings.login_attempts_per_address,
+            per_email_and_address=settings.login_attempts_per_email,
+            per_email=settings.login_attempts_per_email_all_addresses,
+            window=settings.login_attempt_window_seconds,
         )
 
-    def begin(self, *, address: str, email: str) -> LoginAttempt:
-        """Take a slot for this address and this email (known or not: the answer must not tell)."""
+    async def begin(self, *, address: str, email: str) -> LoginAttempt:
+        """Take a slot in every window of this address and email (known or not: the answer must not tell).
+        Raises `RateLimited` when one is full (giving back what it took), `StoreUnavailable` when the store
+        cannot be reached."""
         email_key = email.strip().lower()
-        address_stamp = self.by_address.try_take(address)
-        if address_stamp is None:
-            raise RateLimited(TOO_MANY_ATTEMPTS)
-        email_stamp = self.by_email.try_take(email_key)
-        if email_stamp is None:
-            self.by_address.give_back(address, address_stamp)
-            raise RateLimited(TOO_MANY_ATTEMPTS)
-        return LoginAttempt(self, address, email_key, address_stamp, email_stamp)
+        windows = [
+            (self._by_address, address),
+            (self._by_pair, f"{email_key}\n{address}"),
+            *((window, email_key) for window in self._by_email),
+        ]
+        attempt = LoginAttempt(self._store, uuid.uuid4().hex, [])
+        try:
+            for window, value in windows:
+                key = slot_key(window.kind, value)
+                if not await self._store.acquire(key, attempt._member, limit=window.limit, ttl=window.seconds):
+                    raise RateLimited(TOO_MANY_ATTEMPTS)
+                attempt._keys.append(key)
+        except (RateLimited, StoreUnavailable):
+            await attempt.succeeded()  # a refused attempt leaves nothing behind
+            raise
+        return attempt

@@ -1,4 +1,5 @@
-"""Login abuse: password guessing is throttled per client address and per email, with one answer shape."""
+"""Login abuse: password guessing is throttled per client address, per email and address, and per email across
+addresses, with one answer shape."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from core.settings import Settings
 from server import Runtime
 from services.access import INVALID_CREDENTIALS
 from services.accounts import create_user
-from services.rate_limit import TOO_MANY_ATTEMPTS, LoginThrottle, SlidingWindow
+from services.limit_store import MemoryLimitStore
+from services.rate_limit import TOO_MANY_ATTEMPTS, LoginThrottle
 from tests.conftest import PASSWORD
 from tests.hardening.conftest import MEMBER_A, MEMBER_B, Deployment, log_in
 
@@ -24,58 +26,90 @@ class Clock:
         return self.now
 
 
-def test_the_window_slides() -> None:
+async def test_the_window_slides() -> None:
     clock = Clock()
-    window = SlidingWindow(limit=2, window=60, clock=clock)
-    assert window.try_take("k") is not None
+    store = MemoryLimitStore(clock=clock)
+    assert await store.acquire("k", "a", limit=2, ttl=60)
     clock.now += 30
-    assert window.try_take("k") is not None
-    assert window.try_take("k") is None
+    assert await store.acquire("k", "b", limit=2, ttl=60)
+    assert not await store.acquire("k", "c", limit=2, ttl=60)
     clock.now += 31  # the first slot has left the window
-    assert window.try_take("k") is not None
-    assert window.try_take("k") is None
+    assert await store.acquire("k", "d", limit=2, ttl=60)
+    assert not await store.acquire("k", "e", limit=2, ttl=60)
 
 
-def test_given_back_slots_are_free_again() -> None:
-    window = SlidingWindow(limit=1, window=60, clock=Clock())
-    stamp = window.try_take("k")
-    assert stamp is not None and window.try_take("k") is None
-    window.give_back("k", stamp)
-    assert window.try_take("k") is not None
+async def test_given_back_slots_are_free_again() -> None:
+    store = MemoryLimitStore(clock=Clock())
+    assert await store.acquire("k", "a", limit=1, ttl=60)
+    assert not await store.acquire("k", "b", limit=1, ttl=60)
+    await store.release("k", "a")
+    assert await store.acquire("k", "b", limit=1, ttl=60)
 
 
-def test_memory_is_bounded_by_the_number_of_keys() -> None:
+async def test_memory_is_bounded_by_the_number_of_keys() -> None:
     clock = Clock()
-    window = SlidingWindow(limit=3, window=60, max_keys=100, clock=clock)
+    store = MemoryLimitStore(max_keys=100, clock=clock)
     for n in range(10_000):  # an attacker spraying random emails
-        window.try_take(f"victim-{n}@example.com")
-    assert len(window) <= 100
+        await store.acquire(f"victim-{n}@example.com", "m", limit=3, ttl=60)
+    assert len(store) <= 100
     clock.now += 61
-    window.try_take("fresh")
-    assert len(window) == 1  # expired keys go first
+    await store.acquire("fresh", "m", limit=3, ttl=60)
+    assert len(store) == 1  # expired keys go first
 
 
-def test_only_failures_count_and_refusals_take_no_slot() -> None:
-    clock = Clock()
-    throttle = LoginThrottle(
-        SlidingWindow(limit=2, window=60, clock=clock), SlidingWindow(limit=5, window=60, clock=clock)
-    )
+def throttle_with(store: MemoryLimitStore, *, per_address: int, per_pair: int, per_email: int) -> LoginThrottle:
+    return LoginThrottle(store, per_address=per_address, per_email_and_address=per_pair, per_email=per_email, window=60)
+
+
+async def test_only_failures_count_and_refusals_take_no_slot() -> None:
+    store = MemoryLimitStore(clock=Clock())
+    throttle = throttle_with(store, per_address=2, per_pair=5, per_email=50)
     for _ in range(10):
-        throttle.begin(address="198.51.100.1", email="ana@acme.test").succeeded()
-    throttle.begin(address="198.51.100.1", email="Ana@Acme.test ")
-    throttle.begin(address="198.51.100.1", email="bo@acme.test")
+        await (await throttle.begin(address="198.51.100.1", email="ana@acme.test")).succeeded()
+    assert len(store) == 0
+    await throttle.begin(address="198.51.100.1", email="Ana@Acme.test ")
+    await throttle.begin(address="198.51.100.1", email="bo@acme.test")
+    held = len(store)
     with pytest.raises(RateLimited):
-        throttle.begin(address="198.51.100.1", email="cy@acme.test")
-    throttle.begin(address="198.51.100.2", email="ana@acme.test")  # another address may still try
-    assert len(throttle.by_email) == 2  # the refused attempt left nothing behind
+        await throttle.begin(address="198.51.100.1", email="cy@acme.test")
+    assert len(store) == held  # the refused attempt left nothing behind
+    await throttle.begin(address="198.51.100.2", email="ana@acme.test")  # another address may still try
 
 
-def test_the_email_limit_holds_across_addresses_and_ignores_case() -> None:
-    throttle = LoginThrottle(SlidingWindow(limit=100, window=60), SlidingWindow(limit=3, window=60))
-    for n in range(3):
-        throttle.begin(address=f"198.51.100.{n}", email="ana@acme.test")
+async def test_the_email_limit_is_per_address_and_ignores_case() -> None:
+    throttle = throttle_with(MemoryLimitStore(), per_address=100, per_pair=3, per_email=50)
+    for _ in range(3):
+        await throttle.begin(address="198.51.100.1", email="ana@acme.test")
     with pytest.raises(RateLimited, match=TOO_MANY_ATTEMPTS):
-        throttle.begin(address="203.0.113.77", email=" ANA@acme.test")
+        await throttle.begin(address="198.51.100.1", email=" ANA@acme.test")
+    await throttle.begin(address="203.0.113.77", email="ana@acme.test")  # the owner, elsewhere, is not locked out
+
+
+async def test_the_all_addresses_limit_backs_off_longer_and_longer() -> None:
+    clock = Clock()
+    throttle = throttle_with(MemoryLimitStore(clock=clock), per_address=100, per_pair=100, per_email=4)
+    address = iter(f"198.51.100.{n}" for n in range(1000))
+
+    async def failures_until_refused() -> int:
+        count = 0
+        while True:
+            try:
+                await throttle.begin(address=next(address), email="ana@acme.test")
+            except RateLimited:
+                return count
+            count += 1
+
+    assert await failures_until_refused() == 4  # the first step: 4 per window
+    clock.now += 61
+    assert await failures_until_refused() == 4  # the second: 8 in 4 windows
+    clock.now += 61
+    assert await failures_until_refused() == 0  # still within 4 windows: held back longer
+    clock.now += 4 * 60
+    assert await failures_until_refused() == 4  # the third: 16 in 16 windows
+    clock.now += 4 * 60 + 1
+    assert await failures_until_refused() == 4
+    clock.now += 61
+    assert await failures_until_refused() == 0
 
 
 async def test_the_service_refuses_before_checking_the_password(local_runtime: Runtime) -> None:
@@ -89,7 +123,9 @@ async def test_the_service_refuses_before_checking_the_password(local_runtime: R
                 email="ana@acme.test", password="wrong", device_name=None, user_agent=None, ip_address="a"
             )
     with pytest.raises(RateLimited):  # even the right password: the guesser must not learn it now
-        await access.login(email="ana@acme.test", password=PASSWORD, device_name=None, user_agent=None, ip_address="b")
+        await access.login(email="ana@acme.test", password=PASSWORD, device_name=None, user_agent=None, ip_address="a")
+    # The owner, from another address, is not locked out by the guesser.
+    await access.login(email="ana@acme.test", password=PASSWORD, device_name=None, user_agent=None, ip_address="b")
 
 
 async def test_concurrent_guesses_cannot_outrun_the_limit(local_runtime: Runtime) -> None:
@@ -99,7 +135,7 @@ async def test_concurrent_guesses_cannot_outrun_the_limit(local_runtime: Runtime
     async def guess(n: int) -> str:
         try:
             await local_runtime.services.access.login(
-                email="ana@acme.test", password=f"guess-{n}", device_name=None, user_agent=None, ip_address=f"a{n}"
+                email="ana@acme.test", password=f"guess-{n}", device_name=None, user_agent=None, ip_address="a"
             )
         except (Unauthenticated, RateLimited) as refused:
             return refused.code.value
