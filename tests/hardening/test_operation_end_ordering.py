@@ -30,7 +30,7 @@ FAT_EVENTS = (
     + " } }"
 )
 SMALL_EVENTS = "subscription { sessionEvents(allUsers: true) { fresh: id } }"
-EVENTS = 20  # ~200 KB frames each, to a client that reads nothing: most wait in the server's queue
+EVENTS = 50  # ~100 KB frames each (User-Agents are returned cut to 500 characters), to a client that reads nothing: most wait in the server's queue
 
 
 @pytest.fixture
