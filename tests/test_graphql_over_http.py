@@ -78,7 +78,7 @@ OPERATIONS_OVER_GET = [
 
 
 @pytest.mark.parametrize("accept", ["application/json", GRAPHQL_RESPONSE_JSON, SSE, MULTIPART, "text/html", "*/*"])
-@pytest.mark.parametrize("params", OPERATIONS_OVER_GET, ids=lambda params: ",".join(params))
+@pytest.mark.parametrize("params", OPERATIONS_OVER_GET, ids=",".join)
 def test_every_get_with_an_operation_is_refused_before_graphql_runs(
     client: httpx.Client, caplog: pytest.LogCaptureFixture, accept: str, params: dict[str, str]
 ) -> None:
@@ -146,7 +146,9 @@ def test_success_is_200_in_the_negotiated_media_type(client: httpx.Client) -> No
 
 def test_refusals_before_graphql_runs_use_the_negotiated_media_type(client: httpx.Client) -> None:
     answer = client.post(
-        "/graphql", content=b'{ "not a JSON', headers={"content-type": "application/json", "accept": GRAPHQL_RESPONSE_JSON}
+        "/graphql",
+        content=b'{ "not a JSON',
+        headers={"content-type": "application/json", "accept": GRAPHQL_RESPONSE_JSON},
     )
     assert answer.status_code == 400
     assert answer.headers["content-type"] == f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
@@ -191,6 +193,4 @@ def test_the_directive_limit_is_a_setting(tmp_path: Path) -> None:
     with serve_in_thread(create_app(settings)) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
         refused = post(client, {"query": directives(1)}, "application/json").json()
         assert refused["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-        assert post(client, {"query": "{ __typename }"}, "application/json").json() == {
-            "data": {"__typename": "Query"}
-        }
+        assert post(client, {"query": "{ __typename }"}, "application/json").json() == {"data": {"__typename": "Query"}}
