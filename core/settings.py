@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     max_query_tokens: int = Field(default=2000, ge=100)
     max_query_depth: int = Field(default=10, ge=2)
     max_query_aliases: int = Field(default=10, ge=0)
+    max_query_directives: int = Field(default=5, ge=0)
     max_subscriptions_per_connection: int = Field(default=10, ge=1)
     max_sockets_per_session: int = Field(default=5, ge=1)
     login_attempts_per_address: int = Field(default=30, ge=1)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
-from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
 from core.settings import Settings
 from schema.error_log import SessionsSchema
 from schema.errors import CodeErrors, MaskUnexpectedErrors, ReportingParserCache
-from schema.limits import limit_extensions
+from schema.limits import LimitedValidationCache, limit_extensions
 from schema.operation_metrics import OperationMetrics
 from schema.plain_fields import PlainFieldExecutor
 from schema.root import ENTITY_LOADERS, Mutation, Query, Subscription
@@ -18,7 +19,7 @@ from schema.root import ENTITY_LOADERS, Mutation, Query, Subscription
 def build_schema(settings: Settings) -> strawberry.Schema:
     production = settings.environment == "production"
     shaping = [OperationMetrics, MaskUnexpectedErrors, CodeErrors]
-    caches = [ReportingParserCache, ValidationCache]
+    caches = [ReportingParserCache, partial(LimitedValidationCache, max_directives=settings.max_query_directives)]
     return SessionsSchema(
         query=Query,
         mutation=Mutation,

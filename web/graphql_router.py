@@ -11,7 +11,6 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.fastapi import GraphQLRouter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions import (
     GRAPHQL_SSE_PROTOCOL,
@@ -28,6 +27,7 @@ from schema.context import Context, Services
 from schema.socket_documents import EventsDocuments
 from services.client_address import client_address
 from web.connections import ConnectionRegistry, LiveConnection
+from web.graphql_http import ConformantGraphQLRouter
 from web.http_errors import coded_error_response
 from web.json_input import decode_json, require_request_object
 from web.ws_guard import GuardedLegacyWSHandler, GuardedTransportWSHandler, close_reason
@@ -76,7 +76,7 @@ async def build_context(connection: HTTPConnection) -> Context:
     )
 
 
-class SessionsGraphQLRouter(GraphQLRouter[Context, None]):
+class SessionsGraphQLRouter(ConformantGraphQLRouter):
     websocket_adapter_class = ClosedSafeWebSocketAdapter
     graphql_transport_ws_handler_class = GuardedTransportWSHandler
     graphql_ws_handler_class = GuardedLegacyWSHandler

@@ -12,6 +12,7 @@ CODE_BY_STATUS: dict[int, str] = {
     HTTPStatus.BAD_REQUEST: "BAD_REQUEST",
     HTTPStatus.NOT_FOUND: "NOT_FOUND",
     HTTPStatus.METHOD_NOT_ALLOWED: "METHOD_NOT_ALLOWED",
+    HTTPStatus.NOT_ACCEPTABLE: "NOT_ACCEPTABLE",
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "PAYLOAD_TOO_LARGE",
     HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
 }
@@ -22,8 +23,15 @@ def coded_error_body(status: int, message: str) -> bytes:
     return json.dumps({"errors": [{"message": message, "extensions": {"code": code}}]}).encode()
 
 
-def coded_error_response(status: int, message: str) -> Response:
-    return Response(coded_error_body(status, message), status_code=status, media_type="application/json")
+def coded_error_response(
+    status: int, message: str, *, media_type: str = "application/json", allow: str | None = None
+) -> Response:
+    """`media_type` is the one negotiated with the client (web/graphql_http.py); `allow` is the `Allow` header
+    a 405 must carry."""
+    if media_type != "application/json":
+        media_type = f"{media_type}; charset=utf-8"
+    headers = {"allow": allow} if allow else None
+    return Response(coded_error_body(status, message), status_code=status, media_type=media_type, headers=headers)
 
 
 async def send_coded_error(send: Send, status: int, message: str, *, close: bool = False) -> None:

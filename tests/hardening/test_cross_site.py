@@ -71,8 +71,9 @@ async def test_get_runs_no_operation(server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
         for query in ("mutation { logout { session { id } } }", VIEWER):
             answer = await client.get("/graphql", params={"query": query}, headers={"authorization": f"Bearer {token}"})
-            assert answer.status_code == 400
-            assert answer.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+            assert answer.status_code == 405
+            assert answer.headers["allow"] == "POST"
+            assert answer.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
     assert await still_open(server.base_url, token)
 
 
