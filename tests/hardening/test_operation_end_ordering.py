@@ -30,7 +30,9 @@ FAT_EVENTS = (
     + " } }"
 )
 SMALL_EVENTS = "subscription { sessionEvents(allUsers: true) { fresh: id } }"
-EVENTS = 50  # ~100 KB frames each (User-Agents are returned cut to 500 characters), to a client that reads nothing: most wait in the server's queue
+# ~100 KB frames each (User-Agents are returned cut to 500 characters), to a client that reads nothing:
+# most wait in the server's queue
+EVENTS = 50
 
 
 @pytest.fixture
