@@ -25,6 +25,9 @@ from tests.support.private_postgres import PrivatePostgres
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
 
 LIST = "{ activeSessions { totalCount nodes { id } } }"
+LOGIN_MUTATION = (
+    "mutation L($email: String!, $password: String!) { login(input: {email: $email, password: $password}) { token } }"
+)
 LOGOUT_SESSION = "mutation End($id: ID!) { logoutSession(id: $id) { session { id endReason } } }"
 
 
@@ -137,10 +140,15 @@ async def test_redis_restarted_mid_stream_loses_nothing(
 
     for _ in range(3):
         await login(a.base_url, "ana@acme.test", PASSWORD)
+    ending = [await login(a.base_url, "ana@acme.test", PASSWORD) for _ in range(4)]
     private_redis.stop()
     await wait_ready(b, expected=False)
-    for _ in range(4):
-        await login(a.base_url, "ana@acme.test", PASSWORD)  # committed while the bus is down
+    # Logins need the shared limit store (Redis here) and are refused while it is down; logouts are not.
+    refused = await graphql(a.base_url, LOGIN_MUTATION, {"email": "ana@acme.test", "password": PASSWORD})
+    assert error_code(refused) == "SERVICE_UNAVAILABLE", refused
+    for token, session in ending:  # committed while the bus is down
+        ended = await graphql(a.base_url, LOGOUT_SESSION, {"id": session["id"]}, token=token)
+        assert ended["data"]["logoutSession"]["session"]["endReason"] == "LOGGED_OUT", ended
     private_redis.start()
     await wait_ready(b, expected=True)
     for _ in range(3):
@@ -156,8 +164,13 @@ async def test_redis_down_at_start_then_back(
     env = instance_env(database, private_redis.url)
     b = start_server(env, wait_ready=False)
     assert not await ready(b)
-    ana, _ = await login(b.base_url, "ana@acme.test", PASSWORD)
-    _, other = await login(b.base_url, "ana@acme.test", PASSWORD)
+    # Logins are refused while the shared limit store (Redis) is down: they fail safe rather than stop counting.
+    refused = await graphql(b.base_url, LOGIN_MUTATION, {"email": "ana@acme.test", "password": PASSWORD})
+    assert error_code(refused) == "SERVICE_UNAVAILABLE", refused
+    # Sessions made elsewhere (an instance on the in-process bus and store) are served by B all the same.
+    elsewhere = start_server({**env, "BROADCAST_URL": "memory://"})
+    ana, _ = await login(elsewhere.base_url, "ana@acme.test", PASSWORD)
+    _, other = await login(elsewhere.base_url, "ana@acme.test", PASSWORD)
     assert (await graphql(b.base_url, LIST, token=ana))["data"]["activeSessions"]["totalCount"] == 2
     ended = await graphql(b.base_url, LOGOUT_SESSION, {"id": other["id"]}, token=ana)
     assert ended["data"]["logoutSession"]["session"]["endReason"] == "REVOKED"
