@@ -4,6 +4,7 @@ from models.account import Account
 from models.enums import DeviceType, EndReason, EventType, SessionStatus
 from models.event import SessionEvent
 from models.login_session import LoginSession
+from models.oauth_client import OAuthClient
 from models.user import User
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "EndReason",
     "EventType",
     "LoginSession",
+    "OAuthClient",
     "SessionEvent",
     "SessionStatus",
     "User",
