@@ -33,6 +33,8 @@ from services.access import AccessService
 from services.account_security import AccountSecurity
 from services.accounts import create_user, set_password_login
 from services.bulk_logout import BulkLogout
+from services.clients import ClientAuthenticator, create_client, list_clients, revoke_client
+from services.ended_sessions import EndedSessionFeed
 from services.event_log import EventLog
 from services.event_stream import EventStream
 from services.geolocation import open_locator
@@ -42,6 +44,7 @@ from services.rate_limit import LoginThrottle
 from services.retention import Retention
 from services.session_history import SessionHistory
 from services.sessions import SessionService
+from services.sliding_window import SlidingWindow
 from services.sweeper import Sweeper
 from services.webhook_delivery import WebhookWorker
 from services.webhooks import WebhookService
@@ -53,6 +56,8 @@ from web.graphql_sockets import GraphQLSockets
 from web.health import router as health_router
 from web.lean_websocket import LeanWebSocketProtocol
 from web.metrics import metrics_router
+from web.oauth import OAuthEndpoints
+from web.oauth import router as oauth_router
 from web.request_id import RequestId
 from web.security_headers import SecurityHeaders
 
@@ -157,6 +162,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "registry": runtime.registry,
                 "database": runtime.database,
                 "hub": runtime.hub,
+                "oauth": OAuthEndpoints(
+                    access=runtime.services.access,
+                    clients=ClientAuthenticator(runtime.database),
+                    feed=EndedSessionFeed(runtime.database),
+                    limiter=SlidingWindow(limit=settings.introspection_requests_per_client, window=1.0),
+                    drain=drain,
+                    public_url=settings.public_url,
+                ),
             }
 
     app = FastAPI(title="Active Sessions", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
@@ -178,6 +191,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(graphql, prefix=GRAPHQL_PATH)  # HTTP (and any websocket the middleware above lets by)
     app.include_router(health_router)
     app.include_router(metrics_router(settings))
+    app.include_router(oauth_router)
     if STATIC_DIR.is_dir():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="console")
     return app
@@ -241,6 +255,25 @@ def create_user_command(
             await database.dispose()
         role = "administrator" if user.is_admin else "user"
         typer.echo(f"Created {role} {user.email} (id {user.id}) in account {account!r}.")
+
+    try:
+        asyncio.run(run())
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
+
+
+def run_with_database(work: Callable[[Database], Awaitable[None]]) -> None:
+    """Run one CLI task on a migrated database; a ServiceError exits 1 with its message."""
+    settings = load_settings()
+
+    async def run() -> None:
+        await migrate_to_latest(settings.database_url)
+        database = Database(create_engine(settings.database_url))
+        try:
+            await work(database)
+        finally:
+            await database.dispose()
 
     try:
         asyncio.run(run())
@@ -356,6 +389,53 @@ def set_account_command(
         typer.echo(f"error: {exc.code.value}: {exc.message}", err=True)
         raise typer.Exit(code=1) from exc
     typer.echo(f"Password login {mode} for account {account!r}.")
+
+
+@cli.command("create-client")
+def create_client_command(
+    name: str,
+    account: Annotated[
+        str | None, typer.Option(help="Account (tenant) whose tokens it may introspect; every account's without.")
+    ] = None,
+    permission: Annotated[
+        list[str] | None, typer.Option("--permission", help="A permission such as sessions:write (repeatable).")
+    ] = None,
+) -> None:
+    """Create a client (a resource server or gateway) and print its id and secret; the secret is shown once."""
+
+    async def work(database: Database) -> None:
+        created = await create_client(database, name=name, account_name=account, permissions=permission or [])
+        typer.echo(f"client_id: {created.client.id}")
+        typer.echo(f"client_secret: {created.secret}")
+
+    run_with_database(work)
+
+
+@cli.command("list-clients")
+def list_clients_command() -> None:
+    """List clients: id, name, account, permissions, created, revoked."""
+
+    async def work(database: Database) -> None:
+        for client in await list_clients(database):
+            revoked = f"revoked {client.revoked_at.isoformat()}" if client.revoked_at else "active"
+            permissions = ",".join(sorted(client.permissions)) or "-"
+            typer.echo(
+                f"{client.id}\t{client.name}\taccount={client.account_name or '*'}\tpermissions={permissions}"
+                f"\tcreated {client.created_at.isoformat()}\t{revoked}"
+            )
+
+    run_with_database(work)
+
+
+@cli.command("revoke-client")
+def revoke_client_command(client_id: str) -> None:
+    """Revoke a client: refused from its next request on."""
+
+    async def work(database: Database) -> None:
+        await revoke_client(database, client_id)
+        typer.echo(f"Revoked {client_id}.")
+
+    run_with_database(work)
 
 
 @cli.command()

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     login_attempts_per_email: int = Field(default=10, ge=1)  # per (email, client address)
     login_attempts_per_email_all_addresses: int = Field(default=100, ge=1)
     login_attempt_window_seconds: float = Field(default=300, gt=0)
+    introspection_requests_per_client: int = Field(default=1000, ge=1)  # per second, per instance
+
+    # Token introspection and the ended-sessions feed (README: "Enforcing a logout in the rest of your system").
+    public_url: str | None = None
 
     # Webhooks (see the README's Webhooks section and SECURITY.md).
     webhook_secret_key: SecretStr | None = None

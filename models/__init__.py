@@ -5,6 +5,7 @@ from models.enums import DeviceType, EndReason, EventType, SessionStatus
 from models.event import SessionEvent
 from models.limit_slot import LimitSlot
 from models.login_session import LoginSession
+from models.oauth_client import OAuthClient
 from models.user import User
 from models.webhook import WebhookDelivery, WebhookEndpoint
 
@@ -15,6 +16,7 @@ __all__ = [
     "EventType",
     "LimitSlot",
     "LoginSession",
+    "OAuthClient",
     "SessionEvent",
     "SessionStatus",
     "User",

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 PASSWORD_CHECKS_AT_ONCE = 2  # argon2 threads; more would only queue behind the cores
 INVALID_CREDENTIALS = "Invalid email or password."
 PASSWORD_LOGIN_OFF = "Password login is turned off for this account; sign in through its own login."  # noqa: S105
+MAX_TOKEN_LENGTH = 512  # issued tokens have 43 characters; anything far longer is refused unhashed
 INVALID_TOKEN = "Missing, invalid or ended session token."  # noqa: S105 (a message, not a secret)
 
 # Built once: SQLAlchemy keys its compiled-statement cache on the statement, and a statement object that is
@@ -51,6 +52,13 @@ SESSION_BY_TOKEN = (
     .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
     .where(col(LoginSession.token_hash) == bindparam("token_hash"))
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    viewer: Viewer
+    created_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,28 +154,35 @@ class AccessService:
 
     async def authenticate(self, token: str | None) -> Viewer:
         """The viewer behind a token, straight from the database; ends the session if it has expired."""
-        if not token:
+        return (await self.inspect_token(token)).viewer
+
+    async def inspect_token(self, token: str | None, *, account_id: str | None = None) -> TokenInfo:
+        """`authenticate` with the session's times, for introspection. With `account_id`, a token of another
+        account is refused like an unknown one, before anything is written (no touch, no expiry)."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
             raise Unauthenticated(INVALID_TOKEN)
         now = utc_now()
         events: list[EventRecord] = []
         async with self._database.read_connection() as connection:
             found = (await connection.execute(SESSION_BY_TOKEN, {"token_hash": hash_token(token)})).first()
-        if found is None or found.ended_at is not None:
+        if found is None or found.ended_at is not None or (account_id is not None and found.account_id != account_id):
             raise Unauthenticated(INVALID_TOKEN)
         user = row_user(found)
         expired = found.expires_at <= now
         touch_due = now - found.last_seen_at >= timedelta(seconds=self._settings.touch_interval_seconds)
+        expires_at: datetime = found.expires_at
         if expired or touch_due:  # both writes are conditional: a change committed meanwhile makes them no-ops
             async with self._database.session() as db, db.begin():
                 if expired:
                     _, events = await end_where(db, col(LoginSession.id) == found.id, EndReason.EXPIRED, now)
                 else:
                     events = await self._touch(db, found, user, now)
+                    expires_at = self._expiry(created_at=found.created_at, last_seen_at=now)
         if events:
             await self._publisher.publish(events)
         if expired:
             raise Unauthenticated(INVALID_TOKEN)
-        return Viewer(session_id=found.id, user=user)
+        return TokenInfo(Viewer(session_id=found.id, user=user), created_at=found.created_at, expires_at=expires_at)
 
     async def _touch(self, db: AsyncSession, session: AnyRow, user: UserRecord, now: datetime) -> list[EventRecord]:
         """Record use at most once per touch interval; a session coming back from IDLE emits UPDATED."""

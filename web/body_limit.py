@@ -13,7 +13,7 @@ from http import HTTPStatus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web.http_errors import send_coded_error
+from web.http_errors import send_coded_error, send_oauth_error
 
 DRAIN_BYTES = 1024 * 1024
 
@@ -31,12 +31,13 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        refuse = send_oauth_error if str(scope.get("path", "")).startswith(OAUTH_PREFIX) else send_coded_error
         ceiling = self.max_bytes + DRAIN_BYTES
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
             # Known before reading: answer at once. The server drops the rest of the body as it arrives and
             # keeps the connection; past the ceiling the connection is closed rather than made to swallow it.
-            await send_coded_error(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, self.message, close=declared > ceiling)
+            await refuse(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, self.message, close=declared > ceiling)
             return
         chunks: list[bytes] = []
         size = 0
@@ -48,17 +49,20 @@ class BodySizeLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > ceiling:
-                await send_coded_error(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, self.message, close=True)
+                await refuse(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, self.message, close=True)
                 return
             if size <= self.max_bytes:
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         if size > self.max_bytes:
-            await send_coded_error(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, self.message)
+            await refuse(send, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, self.message)
             return
         body: Message = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
         await self.app(scope, _replay(body, receive), send)
+
+
+OAUTH_PREFIX = "/oauth2/"  # OAuth endpoints answer in the RFC 6749 error shape
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -42,3 +42,13 @@ async def send_coded_error(send: Send, status: int, message: str, *, close: bool
         headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def send_oauth_error(send: Send, status: int, message: str, *, close: bool = False) -> None:
+    """`send_coded_error` for OAuth endpoints: `{"error": "invalid_request", "error_description": ...}`."""
+    body = json.dumps({"error": "invalid_request", "error_description": message}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
