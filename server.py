@@ -244,28 +244,21 @@ def create_user_command(
     account: Annotated[str, typer.Option(help="Account (tenant) name; created when missing.")] = "default",
 ) -> None:
     """Create a user."""
-    settings = load_settings()
 
-    async def run() -> None:
-        await migrate_to_latest(settings.database_url)
-        database = Database(create_engine(settings.database_url))
-        try:
-            user = await create_user(database, email=email, password=password, is_admin=admin, account_name=account)
-        finally:
-            await database.dispose()
+    async def work(database: Database) -> None:
+        user = await create_user(database, email=email, password=password, is_admin=admin, account_name=account)
         role = "administrator" if user.is_admin else "user"
         typer.echo(f"Created {role} {user.email} (id {user.id}) in account {account!r}.")
 
-    try:
-        asyncio.run(run())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(code=1) from exc
+    run_with_database(work)
 
 
-def run_with_database(work: Callable[[Database], Awaitable[None]]) -> None:
-    """Run one CLI task on a migrated database; a ServiceError exits 1 with its message."""
-    settings = load_settings()
+def run_with_database(
+    work: Callable[[Database], Awaitable[None]], *, settings: Settings | None = None, with_code: bool = False
+) -> None:
+    """Run one CLI task on a migrated database. A ServiceError exits 1 with its message (after its code, with
+    `with_code`); a missing webhook key exits 2."""
+    settings = settings or load_settings()
 
     async def run() -> None:
         await migrate_to_latest(settings.database_url)
@@ -278,29 +271,16 @@ def run_with_database(work: Callable[[Database], Awaitable[None]]) -> None:
     try:
         asyncio.run(run())
     except ServiceError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(code=1) from exc
-
-
-def _run_with_webhooks(settings: Settings, work: Callable[[WebhookService], Awaitable[None]]) -> None:
-    """Run `work` against the migrated database; a service error becomes `error: ...` and exit code 1."""
-
-    async def run() -> None:
-        await migrate_to_latest(settings.database_url)
-        database = Database(create_engine(settings.database_url))
-        try:
-            await work(WebhookService(database, settings))
-        finally:
-            await database.dispose()
-
-    try:
-        asyncio.run(run())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.code.value}: {exc.message}", err=True)
+        typer.echo(f"error: {exc.code.value}: {exc.message}" if with_code else f"error: {exc.message}", err=True)
         raise typer.Exit(code=1) from exc
     except SecretKeyMissing as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from exc
+
+
+def _run_with_webhooks(settings: Settings, work: Callable[[WebhookService], Awaitable[None]]) -> None:
+    """Run `work` with the webhook service on the migrated database; errors name their code."""
+    run_with_database(lambda database: work(WebhookService(database, settings)), settings=settings, with_code=True)
 
 
 @cli.command("add-webhook")
@@ -373,21 +353,11 @@ def set_account_command(
     if mode not in ("on", "off"):
         typer.echo("error: BAD_USER_INPUT: --password-login must be on or off", err=True)
         raise typer.Exit(code=2)
-    settings = load_settings()
 
-    async def run() -> None:
-        await migrate_to_latest(settings.database_url)
-        database = Database(create_engine(settings.database_url))
-        try:
-            await set_password_login(database, account_name=account, enabled=mode == "on")
-        finally:
-            await database.dispose()
+    async def work(database: Database) -> None:
+        await set_password_login(database, account_name=account, enabled=mode == "on")
 
-    try:
-        asyncio.run(run())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.code.value}: {exc.message}", err=True)
-        raise typer.Exit(code=1) from exc
+    run_with_database(work, with_code=True)
     typer.echo(f"Password login {mode} for account {account!r}.")
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import Protocol
 
 import strawberry
 
@@ -14,8 +16,31 @@ from services.sessions import SessionPage
 from services.viewer import Viewer
 
 
+class SessionLister(Protocol):
+    def __call__(
+        self, viewer: Viewer, *, user_id: str | None, all_users: bool, first: int, after: str | None
+    ) -> Awaitable[SessionPage]: ...
+
+
 async def viewer(info: strawberry.Info[Context, None]) -> User:
     return to_user((await info.context.viewer()).user)
+
+
+async def _listed(
+    info: strawberry.Info[Context, None],
+    lister: SessionLister,
+    *,
+    user_id: strawberry.ID | None,
+    all_users: bool | None,
+    first: int | None,
+    after: str | None,
+) -> SessionConnection:
+    """One page of a session listing (active or history), for the caller, as a connection."""
+    caller = await info.context.viewer()
+    page = await lister(
+        caller, user_id=user_id, all_users=bool(all_users), first=50 if first is None else first, after=after
+    )
+    return _connection(info.context, caller, page)
 
 
 async def active_sessions(
@@ -25,12 +50,9 @@ async def active_sessions(
     first: int | None = 50,
     after: str | None = None,
 ) -> SessionConnection:
-    context = info.context
-    caller = await context.viewer()
-    page = await context.services.sessions.list_active(
-        caller, user_id=user_id, all_users=bool(all_users), first=50 if first is None else first, after=after
+    return await _listed(
+        info, info.context.services.sessions.list_active, user_id=user_id, all_users=all_users, first=first, after=after
     )
-    return _connection(context, caller, page)
 
 
 async def session_history(
@@ -40,12 +62,14 @@ async def session_history(
     first: int | None = 50,
     after: str | None = None,
 ) -> SessionConnection:
-    context = info.context
-    caller = await context.viewer()
-    page = await context.services.security.history.list(
-        caller, user_id=user_id, all_users=bool(all_users), first=50 if first is None else first, after=after
+    return await _listed(
+        info,
+        info.context.services.security.history.list,
+        user_id=user_id,
+        all_users=all_users,
+        first=first,
+        after=after,
     )
-    return _connection(context, caller, page)
 
 
 def _connection(context: Context, caller: Viewer, page: SessionPage) -> SessionConnection:

@@ -13,14 +13,13 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from core.database import Database
-from core.errors import BadUserInput
 from core.settings import Settings
 from models import LoginSession, User
 from models.columns import UTCDateTime
 from services.event_log import latest_event_id_of
 from services.records import LOGIN_SESSION_COLUMNS, AnyRow, UserRecord, row_user, session_record
 from services.session_listing import Scope
-from services.sessions import SessionPage, SessionService, _decode_cursor, _encode_cursor
+from services.sessions import SessionPage, SessionService, check_page_request, decode_cursor, session_page
 from services.viewer import Viewer
 
 _ENDER = aliased(User, name="ender")
@@ -35,13 +34,12 @@ class SessionHistory:
     async def list(
         self, viewer: Viewer, *, user_id: str | None, all_users: bool, first: int, after: str | None
     ) -> SessionPage:
-        if not 0 <= first <= self._settings.max_page_size:
-            raise BadUserInput(f"first must be between 0 and {self._settings.max_page_size}.")
-        if user_id is not None and all_users:
-            raise BadUserInput("Pass either userId or allUsers, not both.")
+        check_page_request(
+            first=first, user_id=user_id, all_users=all_users, max_page_size=self._settings.max_page_size
+        )
         values: dict[str, Any] = {"account_id": viewer.account_id, "limit": first + 1}
         if after is not None:
-            values["after_created_at"], values["after_id"] = _decode_cursor(after)
+            values["after_created_at"], values["after_id"] = decode_cursor(after)
         async with self._database.read_connection() as connection:
             scope, values["scope"] = await self._sessions.scope(
                 connection, viewer, user_id=user_id, all_users=all_users
@@ -49,12 +47,8 @@ class SessionHistory:
             total, latest_event = (await connection.execute(_head(scope), values)).one()
             rows = (await connection.execute(_page(scope, after is not None), values)).all()
         records = [session_record(row, row_user(row), _ender(row)) for row in rows[:first]]
-        return SessionPage(
-            sessions=records,
-            cursors=[_encode_cursor(record) for record in records],
-            has_next_page=len(rows) > first,
-            total_count=int(total),
-            event_cursor=int(latest_event or 0),
+        return session_page(
+            records, has_next_page=len(rows) > first, total_count=int(total), event_cursor=int(latest_event or 0)
         )
 
 

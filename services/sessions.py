@@ -42,6 +42,26 @@ class SessionPage:
     event_cursor: int
 
 
+def check_page_request(*, first: int, user_id: str | None, all_users: bool, max_page_size: int) -> None:
+    """The page arguments every session listing takes, checked alike."""
+    if not 0 <= first <= max_page_size:
+        raise BadUserInput(f"first must be between 0 and {max_page_size}.")
+    if user_id is not None and all_users:
+        raise BadUserInput("Pass either userId or allUsers, not both.")
+
+
+def session_page(
+    records: list[SessionRecord], *, has_next_page: bool, total_count: int, event_cursor: int
+) -> SessionPage:
+    return SessionPage(
+        sessions=records,
+        cursors=[encode_cursor(record) for record in records],
+        has_next_page=has_next_page,
+        total_count=total_count,
+        event_cursor=event_cursor,
+    )
+
+
 class SessionService:
     def __init__(self, database: Database, publisher: EventPublisher, settings: Settings) -> None:
         self._database = database
@@ -51,10 +71,9 @@ class SessionService:
     async def list_active(
         self, viewer: Viewer, *, user_id: str | None, all_users: bool, first: int, after: str | None
     ) -> SessionPage:
-        if not 0 <= first <= self._settings.max_page_size:
-            raise BadUserInput(f"first must be between 0 and {self._settings.max_page_size}.")
-        if user_id is not None and all_users:
-            raise BadUserInput("Pass either userId or allUsers, not both.")
+        check_page_request(
+            first=first, user_id=user_id, all_users=all_users, max_page_size=self._settings.max_page_size
+        )
         async with self._database.read_connection() as connection:
             scope, owner = await self._scope(connection, viewer, user_id=user_id, all_users=all_users)
             values: dict[str, Any] = {"scope": owner, "now": utc_now(), "account_id": viewer.account_id}
@@ -63,18 +82,12 @@ class SessionService:
             total, latest_event = (await connection.execute(head_statement(scope), values)).one()
             event_cursor = int(latest_event or 0)
             if after is not None:
-                values["after_created_at"], values["after_id"] = _decode_cursor(after)
+                values["after_created_at"], values["after_id"] = decode_cursor(after)
             values["limit"] = first + 1
             # Core rows, not ORM entities: a page is read, converted and dropped, nothing to track.
             rows = (await connection.execute(page_statement(scope, after is not None), values)).all()
         records = [session_record(row, row_user(row)) for row in rows[:first]]
-        return SessionPage(
-            sessions=records,
-            cursors=[_encode_cursor(record) for record in records],
-            has_next_page=len(rows) > first,
-            total_count=total,
-            event_cursor=event_cursor,
-        )
+        return session_page(records, has_next_page=len(rows) > first, total_count=total, event_cursor=event_cursor)
 
     async def sessions_visible_to(self, viewer: Viewer, session_ids: Collection[str]) -> dict[str, SessionRecord]:
         """The sessions among `session_ids` that the viewer may see (`may_see`, ended ones included), by id.
@@ -189,12 +202,12 @@ def _end_reason(viewer: Viewer, target: SessionRecord) -> EndReason:
     return EndReason.REVOKED_BY_ADMIN
 
 
-def _encode_cursor(record: SessionRecord) -> str:
+def encode_cursor(record: SessionRecord) -> str:
     raw = json.dumps([record.created_at.isoformat(), record.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created_at, session_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
