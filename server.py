@@ -60,6 +60,7 @@ from web.oauth import OAuthEndpoints
 from web.oauth import router as oauth_router
 from web.request_id import RequestId
 from web.security_headers import SecurityHeaders
+from web.trusted_sessions import router as trusted_sessions_router
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 GRAPHQL_PATH = "/graphql"
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     app.include_router(metrics_router(settings))
     app.include_router(oauth_router)
+    app.include_router(trusted_sessions_router)
     if STATIC_DIR.is_dir():
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="console")
     return app

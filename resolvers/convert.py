@@ -13,7 +13,9 @@ from services.records import EventRecord, LocationRecord, SessionRecord, UserRec
 
 
 def to_user(record: UserRecord) -> User:
-    return User(id=strawberry.ID(record.id), email=record.email, is_admin=record.is_admin)
+    return User(
+        id=strawberry.ID(record.id), email=record.email, is_admin=record.is_admin, external_id=record.external_id
+    )
 
 
 def to_session(

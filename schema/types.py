@@ -17,6 +17,11 @@ class User:
     id: strawberry.ID
     email: str
     is_admin: bool
+    external_id: str | None = strawberry.field(
+        default=None,
+        description="The user's id in the login of a trusted backend that starts sessions for it (POST "
+        "/api/sessions); unique within the account. Null for users who sign in with a password here.",
+    )
 
 
 @strawberry.type(description="Where a session was started from, derived from its User-Agent (or named at login).")

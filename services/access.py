@@ -48,7 +48,7 @@ INVALID_TOKEN = "Missing, invalid or ended session token."  # noqa: S105 (a mess
 # Built once: SQLAlchemy keys its compiled-statement cache on the statement, and a statement object that is
 # reused computes that key once instead of on every request.
 SESSION_BY_TOKEN = (
-    select(*LOGIN_SESSION_COLUMNS, col(User.email), col(User.is_admin))
+    select(*LOGIN_SESSION_COLUMNS, col(User.email), col(User.is_admin), col(User.external_id))
     .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
     .where(col(LoginSession.token_hash) == bindparam("token_hash"))
 )

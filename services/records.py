@@ -20,6 +20,7 @@ class UserRecord:
     account_id: str
     email: str
     is_admin: bool
+    external_id: str | None = None  # the user's id in a trusted backend's own login
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +97,9 @@ class EventRecord:
 
 
 def user_record(user: User) -> UserRecord:
-    return UserRecord(id=user.id, account_id=user.account_id, email=user.email, is_admin=user.is_admin)
+    return UserRecord(
+        id=user.id, account_id=user.account_id, email=user.email, is_admin=user.is_admin, external_id=user.external_id
+    )
 
 
 AnyRow = Row[*tuple[Any, ...]]
@@ -105,10 +108,14 @@ LOGIN_SESSION_COLUMNS = tuple(LoginSession.__table__.columns)  # type: ignore[at
 
 
 def row_user(row: AnyRow) -> UserRecord:
-    """The user of a session row joined with its user's `email` and `is_admin`."""
+    """The user of a session row joined with its user's `email`, `is_admin` and `external_id`."""
     fields = row._mapping
     return UserRecord(
-        id=fields["user_id"], account_id=fields["account_id"], email=fields["email"], is_admin=fields["is_admin"]
+        id=fields["user_id"],
+        account_id=fields["account_id"],
+        email=fields["email"],
+        is_admin=fields["is_admin"],
+        external_id=fields.get("external_id"),
     )
 
 

@@ -70,6 +70,7 @@ def _page(scope: Scope, resuming: bool) -> Select[Any]:
             *LOGIN_SESSION_COLUMNS,
             col(User.email),
             col(User.is_admin),
+            col(User.external_id),
             col(_ENDER.email).label("ender_email"),
             col(_ENDER.is_admin).label("ender_is_admin"),
             col(_ENDER.account_id).label("ender_account_id"),

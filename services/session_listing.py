@@ -57,7 +57,7 @@ def page_statement(scope: Scope, resuming: bool) -> Select[Any]:
     """Up to `limit` open sessions of the scope with their users' email and role, newest first."""
     owner = col(LoginSession.account_id) if scope == "account" else col(LoginSession.user_id)
     query = (
-        select(*LOGIN_SESSION_COLUMNS, col(User.email), col(User.is_admin))
+        select(*LOGIN_SESSION_COLUMNS, col(User.email), col(User.is_admin), col(User.external_id))
         .join(User, col(User.id) == col(LoginSession.user_id))
         .where(
             owner == bindparam("scope"),

@@ -45,6 +45,7 @@ def event_body(event: SessionEvent) -> bytes:
     session = {
         "id": snapshot["id"],
         "user_id": snapshot["user"]["id"],
+        "user_external_id": snapshot["user"].get("external_id"),
         "status": snapshot["status"],
         "device": {
             "type": snapshot["device_type"],

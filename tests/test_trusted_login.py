@@ -1,5 +1,5 @@
-"""Sessions started by a trusted backend's own login (the service function; its HTTP endpoint comes later), and
-accounts that turn password login off. SQLite and PostgreSQL."""
+"""Sessions started by a trusted backend's own login (the service function; its HTTP endpoint is tested in
+tests/oauth/test_trusted_sessions_http.py), and accounts that turn password login off. SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ def audit(directory: Path, **env: str) -> list[dict[str, Any]]:
 
 
 def failures(results: list[dict[str, Any]]) -> dict[str, str]:
-    return {result["id"]: f'{result["name"]}: {result["reason"]}' for result in results if result["status"] != "ok"}
+    return {result["id"]: f"{result['name']}: {result['reason']}" for result in results if result["status"] != "ok"}
 
 
 def test_every_must_and_should_passes_in_development(tmp_path: Path) -> None:

@@ -108,7 +108,8 @@ async def test_an_outage_loses_nothing_and_repeats_nothing_once_answered(
     ended = next(entry["body"] for entry in receiver.delivered("/ends"))
     assert set(ended) == {"type", "timestamp", "data"} and ended["type"] == "session.ended"
     assert set(ended["data"]) == {"event_id", "account_id", "session", "actor_user_id"}
-    session_keys = {"id", "user_id", "status", "device", "ip_address", "created_at", "ended_at", "end_reason"}
+    session_keys = {"id", "user_id", "user_external_id", "status", "device", "ip_address", "created_at"}
+    session_keys |= {"ended_at", "end_reason"}
     assert set(ended["data"]["session"]) == session_keys
     assert ended["data"]["session"]["end_reason"] == "LOGGED_OUT"
     assert ended["data"]["actor_user_id"] == ended["data"]["session"]["user_id"]
