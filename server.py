@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -420,9 +421,17 @@ def demo() -> None:
         typer.echo(line)
 
 
-if __name__ == "__main__":
-    import sys
+HELP_OPTIONS = frozenset({"--help", "-h", "--install-completion", "--show-completion"})
 
-    if len(sys.argv) == 1 or sys.argv[1].startswith("--"):
-        sys.argv.insert(1, "serve")
-    cli()
+
+def main(argv: list[str] | None = None) -> None:
+    """The `active-sessions` command (and `python server.py`): `serve` when no command is named, so
+    `server.py --port 9000` serves; `--help` lists every command."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or (args[0].startswith("-") and args[0] not in HELP_OPTIONS):
+        args.insert(0, "serve")
+    cli(args=args)
+
+
+if __name__ == "__main__":
+    main()
