@@ -5,8 +5,10 @@ under a lease in its row (taken with `FOR UPDATE SKIP LOCKED` on PostgreSQL; SQL
 anyway). Events go out one at a time in event order: the next waits until the one before succeeded, so a
 receiver sees an endpoint's events in order, each at least once. A failure (5xx or any non-2xx answer, a
 timeout, a refused connection, an address that is no longer allowed) is retried with exponential back-off and
-jitter; 410 Gone, or failing for `WEBHOOK_DISABLE_AFTER_SECONDS`, disables the endpoint. A lease held by an
-instance that died expires, and another instance retries the event it was delivering: nothing is lost."""
+jitter; 410 Gone, or failing for `WEBHOOK_DISABLE_AFTER_SECONDS`, disables the endpoint. An attempt's record
+is committed while the next event is being sent. A lease held by an instance that died expires, and another
+instance resends from the last recorded event (the one the dead instance was sending, and any success it had
+not recorded yet): nothing is lost."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from core.settings import Settings
 from models import SessionEvent, WebhookDelivery, WebhookEndpoint
 from services.webhook_messages import event_body, event_type_name, sign, webhook_id
 from services.webhook_sender import AttemptResult, new_client, send
-from services.webhook_targets import resolve_target
+from services.webhook_targets import ResolvedTarget, resolve_target
 
 log = logging.getLogger(__name__)
 
@@ -126,28 +128,20 @@ class WebhookWorker:
         return str(endpoint_id)
 
     async def _work(self, client: httpx.AsyncClient, endpoint_id: str) -> None:
+        """Deliver the leased endpoint's events in order, up to `EVENTS_PER_CLAIM`: one transaction per attempt
+        (recording it, moving the cursor and renewing the lease), the secret decrypted and the address resolved
+        and checked once per batch of events read."""
         try:
+            endpoint = await self._renew(endpoint_id)
             handled = 0
-            while handled < EVENTS_PER_CLAIM:
-                endpoint = await self._renew(endpoint_id)
-                if endpoint is None or not endpoint.enabled:
-                    return
+            while endpoint is not None and endpoint.enabled and handled < EVENTS_PER_CLAIM:
                 if endpoint.next_attempt_at is not None and endpoint.next_attempt_at > utc_now():
                     return
                 events = await self._events_after(endpoint, EVENTS_PER_CLAIM - handled)
                 if not events:
                     return
-                for event in events:
-                    handled += 1
-                    if event_type_name(event.type) not in endpoint.event_types.split(","):
-                        if not await self._advance(endpoint_id, event.id or 0):
-                            return
-                        continue
-                    if not await self._attempt(client, endpoint, event):
-                        return  # failed: the next events wait for this one's retry
-                    endpoint = await self._renew(endpoint_id)
-                    if endpoint is None or not endpoint.enabled:
-                        return
+                handled += len(events)
+                endpoint = await self._deliver_batch(client, endpoint, events)
         except ServiceUnavailable:
             log.warning("webhook delivery to endpoint %s paused: database unavailable", endpoint_id)
         except Exception:
@@ -155,6 +149,35 @@ class WebhookWorker:
         finally:
             with contextlib.suppress(Exception):
                 await self._release(endpoint_id)
+
+    async def _deliver_batch(
+        self, client: httpx.AsyncClient, endpoint: WebhookEndpoint, events: list[SessionEvent]
+    ) -> WebhookEndpoint | None:
+        """The endpoint afterwards, to go on with; None to stop (a failure waits for its retry, or the lease or
+        the endpoint is gone). Each attempt's record is committed while the next event is already being sent
+        (several at once when sending is faster than committing), so a killed instance repeats at most the
+        events it was sending or recording."""
+        wanted = set(endpoint.event_types.split(","))
+        target: ResolvedTarget | UnsafeWebhookUrl
+        try:
+            target = await resolve_target(endpoint.url, self._settings)  # at delivery time: DNS may have changed
+        except UnsafeWebhookUrl as exc:
+            target = exc
+        secret = self._secret_box().decrypt(endpoint.secret_encrypted)
+        recorder = _Recorder(self, endpoint)
+        try:
+            for event in events:
+                assert event.id is not None
+                if event_type_name(event.type) not in wanted:
+                    recorder.skip(event.id)  # not wanted: the cursor passes it with the next record
+                    continue
+                result = await self._attempt(client, event, secret, target)
+                recorder.add(event, result)
+                if not result.succeeded or recorder.stopped:
+                    break
+            return await recorder.finish()
+        finally:
+            recorder.cancel()
 
     async def _renew(self, endpoint_id: str) -> WebhookEndpoint | None:
         """Extend our lease and read the endpoint afresh; None once the lease is no longer ours (or the
@@ -191,104 +214,149 @@ class WebhookWorker:
             )
             return list(rows.scalars().all())
 
-    async def _advance(self, endpoint_id: str, event_id: int) -> bool:
-        """Past an event the endpoint does not want; False once the lease is no longer ours."""
-        statement = (
-            update(WebhookEndpoint)
-            .where(col(WebhookEndpoint.id) == endpoint_id, col(WebhookEndpoint.lease_owner) == self._owner)
-            .values(cursor_event_id=event_id)
-        )
-        async with self._database.session() as db, db.begin():
-            return bool((await db.execute(statement)).rowcount)  # type: ignore[attr-defined]
-
     def _secret_box(self) -> SecretBox:
         if self._box is None:
             self._box = SecretBox.from_settings(self._settings)
         return self._box
 
-    async def _attempt(self, client: httpx.AsyncClient, endpoint: WebhookEndpoint, event: SessionEvent) -> bool:
-        """One attempt at the endpoint's head event, recorded; True when it succeeded."""
+    async def _attempt(
+        self, client: httpx.AsyncClient, event: SessionEvent, secret: str, target: ResolvedTarget | UnsafeWebhookUrl
+    ) -> AttemptResult:
         assert event.id is not None
-        delivery = await self._delivery(endpoint.id, event)
-        at = utc_now()
-        try:
-            resolved = await resolve_target(endpoint.url, self._settings)  # again now: DNS may have changed
-        except UnsafeWebhookUrl as exc:
-            result = AttemptResult(status_code=None, response_body=None, error=exc.message[:200])
-        else:
-            secret = self._secret_box().decrypt(endpoint.secret_encrypted)
-            message = sign(secret=secret, message_id=delivery.webhook_id, body=event_body(event), at=at)
-            result = await send(client, resolved, message)
-        await self._record(endpoint, delivery, event.id, result)
-        return result.succeeded
+        if isinstance(target, UnsafeWebhookUrl):
+            return AttemptResult(status_code=None, response_body=None, error=target.message[:200])
+        message = sign(secret=secret, message_id=webhook_id(event.id), body=event_body(event), at=utc_now())
+        return await send(client, target, message)
 
-    async def _delivery(self, endpoint_id: str, event: SessionEvent) -> WebhookDelivery:
-        assert event.id is not None
+    async def record(
+        self, endpoint: WebhookEndpoint, attempts: list[tuple[SessionEvent, AttemptResult]], skipped_to: int | None
+    ) -> WebhookEndpoint | None:
+        """In one transaction: the attempts' delivery rows (created on a first attempt), the endpoint's cursor
+        (past the last success and the unwanted events after it) or retry time, and our lease renewed. The
+        endpoint as recorded; None once the lease is no longer ours."""
+        now = utc_now()
+        event_ids = [event.id for event, _ in attempts]
+        endpoint_values: dict[str, object] = {}
+        disabled_reason: str | None = None
         async with self._database.session() as db, db.begin():
             found = (
                 await db.execute(
                     select(WebhookDelivery).where(
-                        col(WebhookDelivery.endpoint_id) == endpoint_id, col(WebhookDelivery.event_id) == event.id
+                        col(WebhookDelivery.endpoint_id) == endpoint.id, col(WebhookDelivery.event_id).in_(event_ids)
                     )
                 )
-            ).scalar_one_or_none()
-            if found is not None:
-                return found
-            delivery = WebhookDelivery(
-                endpoint_id=endpoint_id,
-                event_id=event.id,
-                event_type=event_type_name(event.type),
-                webhook_id=webhook_id(event.id),
-                status=PENDING,
-            )
-            db.add(delivery)
-        return delivery
-
-    async def _record(
-        self, endpoint: WebhookEndpoint, delivery: WebhookDelivery, event_id: int, result: AttemptResult
-    ) -> None:
-        now = utc_now()
-        attempts = delivery.attempts + 1
-        endpoint_values: dict[str, object]
-        disabled_reason: str | None = None
-        if result.succeeded:
-            status = SUCCEEDED
-            next_attempt: datetime | None = None
-            endpoint_values = {"cursor_event_id": event_id, "failing_since": None, "next_attempt_at": None}
-        else:
-            failing_since = endpoint.failing_since or now
-            if result.gone:
-                disabled_reason = "410 Gone"
-            elif now - failing_since >= timedelta(seconds=self._settings.webhook_disable_after_seconds):
-                disabled_reason = "failing since " + failing_since.isoformat(timespec="seconds")
-            next_attempt = None if disabled_reason else now + timedelta(seconds=retry_delay(attempts, self._settings))
-            status = FAILED if disabled_reason else PENDING
-            endpoint_values = {"failing_since": failing_since, "next_attempt_at": next_attempt}
-            if disabled_reason:
-                endpoint_values |= {"enabled": False, "disabled_reason": disabled_reason}
-        async with self._database.session() as db, db.begin():
-            await db.execute(
-                update(WebhookDelivery)
-                .where(col(WebhookDelivery.id) == delivery.id)
-                .values(
-                    attempts=attempts,
-                    status=status,
-                    response_code=result.status_code,
-                    response_body=result.response_body,
-                    last_error=result.error,
-                    last_attempt_at=now,
-                    next_attempt_at=next_attempt,
+            ).scalars()
+            deliveries = {delivery.event_id: delivery for delivery in found}
+            for event, result in attempts:
+                assert event.id is not None
+                delivery = deliveries.get(event.id)
+                if delivery is None:
+                    delivery = WebhookDelivery(
+                        endpoint_id=endpoint.id,
+                        event_id=event.id,
+                        event_type=event_type_name(event.type),
+                        webhook_id=webhook_id(event.id),
+                        status=PENDING,
+                    )
+                    db.add(delivery)
+                delivery.attempts += 1
+                values, disabled_reason = self._outcome(endpoint, delivery, event.id, result, now)
+                endpoint_values |= values
+                delivery.response_code = result.status_code
+                delivery.response_body = result.response_body
+                delivery.last_error = result.error
+                delivery.last_attempt_at = now
+            if skipped_to is not None:
+                endpoint_values |= {"cursor_event_id": skipped_to}
+            recorded = (
+                await db.execute(
+                    update(WebhookEndpoint)
+                    .where(col(WebhookEndpoint.id) == endpoint.id, col(WebhookEndpoint.lease_owner) == self._owner)
+                    .values(**endpoint_values, lease_expires_at=self._lease_until(now))
+                    .returning(WebhookEndpoint)
+                    .execution_options(synchronize_session=False)
                 )
-            )
-            await db.execute(
-                update(WebhookEndpoint)
-                .where(col(WebhookEndpoint.id) == endpoint.id, col(WebhookEndpoint.lease_owner) == self._owner)
-                .values(**endpoint_values)
-            )
+            ).scalar_one_or_none()
+        failed = [(event, result) for event, result in attempts if not result.succeeded]
         if disabled_reason:
             log.warning("webhook endpoint %s disabled: %s", endpoint.id, disabled_reason)
-        elif not result.succeeded:
+        elif failed:
             log.info(
                 "webhook attempt failed",
-                extra={"endpoint_id": endpoint.id, "event_id": event_id, "status_code": result.status_code},
+                extra={
+                    "endpoint_id": endpoint.id,
+                    "event_id": failed[0][0].id,
+                    "status_code": failed[0][1].status_code,
+                },
             )
+        return recorded
+
+    def _outcome(
+        self, endpoint: WebhookEndpoint, delivery: WebhookDelivery, event_id: int, result: AttemptResult, now: datetime
+    ) -> tuple[dict[str, object], str | None]:
+        """Sets the delivery's status and next attempt; the endpoint's new values and why it is disabled, if so."""
+        if result.succeeded:
+            delivery.status, delivery.next_attempt_at = SUCCEEDED, None
+            return {"cursor_event_id": event_id, "failing_since": None, "next_attempt_at": None}, None
+        failing_since = endpoint.failing_since or now
+        disabled_reason: str | None = None
+        if result.gone:
+            disabled_reason = "410 Gone"
+        elif now - failing_since >= timedelta(seconds=self._settings.webhook_disable_after_seconds):
+            disabled_reason = "failing since " + failing_since.isoformat(timespec="seconds")
+        retry_at = None if disabled_reason else now + timedelta(seconds=retry_delay(delivery.attempts, self._settings))
+        delivery.status, delivery.next_attempt_at = (FAILED if disabled_reason else PENDING), retry_at
+        values: dict[str, object] = {"failing_since": failing_since, "next_attempt_at": retry_at}
+        if disabled_reason:
+            values |= {"enabled": False, "disabled_reason": disabled_reason}
+        return values, disabled_reason
+
+
+class _Recorder:
+    """Records one endpoint's attempts in order, in the background: whatever accumulated while the previous
+    record was committing goes in the next one."""
+
+    def __init__(self, worker: WebhookWorker, endpoint: WebhookEndpoint) -> None:
+        self._worker = worker
+        self._endpoint: WebhookEndpoint | None = endpoint
+        self._attempts: list[tuple[SessionEvent, AttemptResult]] = []
+        self._skipped_to: int | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def stopped(self) -> bool:
+        """The lease or the endpoint is gone, or the endpoint was disabled: send no more."""
+        return self._endpoint is None or not self._endpoint.enabled
+
+    def add(self, event: SessionEvent, result: AttemptResult) -> None:
+        self._attempts.append((event, result))
+        self._skipped_to = None  # the cursor moves to this event (on success) or stays before it
+        if self._task is not None and self._task.done() and self._task.exception() is not None:
+            raise self._task.exception()  # type: ignore[misc]  # a record failed: stop sending
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="webhook-record")
+
+    def skip(self, event_id: int) -> None:
+        self._skipped_to = event_id
+
+    async def _run(self) -> None:
+        while self._attempts and self._endpoint is not None:
+            attempts, self._attempts = self._attempts, []
+            failed = not attempts[-1][1].succeeded
+            skipped_to, self._skipped_to = (None, self._skipped_to) if failed else (self._skipped_to, None)
+            self._endpoint = await self._worker.record(self._endpoint, attempts, skipped_to)
+
+    async def finish(self) -> WebhookEndpoint | None:
+        """Every attempt recorded; the endpoint to go on with, or None to stop."""
+        if self._task is not None:
+            await self._task
+        if self._skipped_to is not None and self._endpoint is not None:
+            self._endpoint = await self._worker.record(self._endpoint, [], self._skipped_to)
+        endpoint = self._endpoint
+        if endpoint is None or not endpoint.enabled or endpoint.next_attempt_at is not None:
+            return None
+        return endpoint
+
+    def cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
