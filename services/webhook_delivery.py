@@ -128,9 +128,8 @@ class WebhookWorker:
         return str(endpoint_id)
 
     async def _work(self, client: httpx.AsyncClient, endpoint_id: str) -> None:
-        """Deliver the leased endpoint's events in order, up to `EVENTS_PER_CLAIM`: one transaction per attempt
-        (recording it, moving the cursor and renewing the lease), the secret decrypted and the address resolved
-        and checked once per batch of events read."""
+        """Deliver the leased endpoint's events in order, up to `EVENTS_PER_CLAIM`, a batch of events read at a
+        time (`_deliver_batch`)."""
         try:
             endpoint = await self._renew(endpoint_id)
             handled = 0

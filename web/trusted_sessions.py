@@ -20,7 +20,7 @@ from services.trusted_login import start_external_session
 from web.client_credentials import CredentialsError, basic_credentials
 from web.json_input import decode_json
 from web.oauth import OAuthEndpoints
-from web.oauth_errors import NO_STORE, REALM
+from web.oauth_errors import REALM, oauth_json
 
 SESSIONS_PATH = "/api/sessions"
 WRITE_PERMISSION = "sessions:write"
@@ -37,16 +37,7 @@ class Refusal(Exception):
 
     def response(self) -> Response:
         body = {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
-        return _json(body, self.status, self.headers)
-
-
-def _json(body: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, separators=(",", ":")),
-        status_code=status,
-        media_type="application/json",
-        headers={**NO_STORE, **(headers or {})},
-    )
+        return oauth_json(body, self.status, self.headers)
 
 
 STATUS_BY_CODE = {
@@ -72,7 +63,7 @@ async def start_session(request: Request) -> Response:
         status = STATUS_BY_CODE.get(exc.code, 400)
         headers = {"retry-after": "1"} if status in {429, 503} else None
         return Refusal(status, exc.code, exc.message, headers).response()
-    return _json(_created(result), 201)
+    return oauth_json(_created(result), 201)
 
 
 async def _authorised_account(endpoints: OAuthEndpoints, request: Request) -> str:

@@ -11,14 +11,13 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.live_server import PROJECT_ROOT, free_port
+from tests.support.live_server import PROJECT_ROOT, LiveServer
 
 SOURCE_PACKAGES = ("core", "models", "schema", "resolvers", "services", "bus", "web", "observability")
 LOCKED = re.compile(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)", re.MULTILINE)
@@ -117,27 +116,10 @@ def test_a_non_editable_install_migrates_and_serves_from_another_directory(tmp_p
         [command, "create-user", "ana@acme.test", "--password", "correct horse battery"], cwd=elsewhere, env=env
     )
     assert "Created user ana@acme.test" in created.stdout
-    port = free_port()
-    server = subprocess.Popen(
-        [command, "--port", str(port)],
-        cwd=elsewhere,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # The bare command serves (no `serve` named), from the other directory.
+    server = LiveServer(env, log_path=tmp_path / "server.log", command=[command], cwd=elsewhere).start()
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the installed service did not become healthy"
-            time.sleep(0.1)
+        base = server.base_url
         console = httpx.get(base + "/", timeout=5)
         assert console.status_code == 200 and "<html" in console.text
         login = httpx.post(
@@ -150,5 +132,4 @@ def test_a_non_editable_install_migrates_and_serves_from_another_directory(tmp_p
         )
         assert login.status_code == 200 and login.json()["data"]["login"]["token"], login.text
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        server.stop()

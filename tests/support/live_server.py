@@ -22,10 +22,21 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, env: dict[str, str], *, log_path: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        log_path: Path,
+        port: int | None = None,
+        command: list[str] | None = None,
+        cwd: Path = PROJECT_ROOT,
+    ) -> None:
+        """`command`: what starts the server, before `--port N` (by default `python server.py serve`)."""
         self.port = port or free_port()
         self.env = env
         self.log_path = log_path
+        self.command = command or [sys.executable, "server.py", "serve"]
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -40,8 +51,8 @@ class LiveServer:
         env = {**os.environ, **self.env, "PYTHONUNBUFFERED": "1"}
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "server.py", "serve", "--port", str(self.port)],
-                cwd=PROJECT_ROOT,
+                [*self.command, "--port", str(self.port)],
+                cwd=self.cwd,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
